@@ -1,0 +1,1 @@
+"""Readers and writers: images and PDFs, WFDB records, CSV and EDF."""
