@@ -32,8 +32,14 @@ from .errors import (
 )
 
 _LAZY = {
+    "digitize": ("ecgdigitize.pipeline", "digitize"),
+    "digitize_file": ("ecgdigitize.pipeline", "digitize_file"),
+    "Digitization": ("ecgdigitize.digitization", "Digitization"),
     "render": ("ecgdigitize.render", "render"),
+    "render_record": ("ecgdigitize.render", "render_record"),
+    "RenderedSheet": ("ecgdigitize.render", "RenderedSheet"),
     "metrics": ("ecgdigitize.metrics", None),
+    "classify": ("ecgdigitize.classify", "classify"),
 }
 
 __all__ = [
@@ -60,5 +66,10 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module, attr = _LAZY[name]
         mod = importlib.import_module(module)
+        # Importing a submodule binds it as a package attribute; where a function has the
+        # submodule's name (``render``), put the function back.
+        for other, (other_module, other_attr) in _LAZY.items():
+            if other_module == module and other_attr is not None:
+                globals()[other] = getattr(mod, other_attr)
         return mod if attr is None else getattr(mod, attr)
     raise AttributeError(f"module 'ecgdigitize' has no attribute {name!r}")

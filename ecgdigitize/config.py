@@ -177,9 +177,7 @@ def get_layout(name: str, *, page_duration_s: float = PAGE_DURATION_S) -> Layout
     for r, row in enumerate(grid):
         for c, label in enumerate(row):
             inverted = label.startswith("-")
-            panels.append(
-                LeadPanel(label.lstrip("-"), r, c, c * col_s, col_s, inverted=inverted)
-            )
+            panels.append(LeadPanel(label.lstrip("-"), r, c, c * col_s, col_s, inverted=inverted))
     for k, lead in enumerate(rhythm):
         panels.append(LeadPanel(lead, len(grid) + k, 0, 0.0, page_duration_s, rhythm=True))
     canonical = "+".join([grid_name, *rhythm])
@@ -191,6 +189,7 @@ PAPER_SIZES_MM: dict[str, tuple[float, float]] = {
     "letter": (279.4, 215.9),  # landscape width, height
     "a4": (297.0, 210.0),
 }
+PAPER_COLORS: tuple[str, ...] = ("white", "cream")
 
 
 @dataclass(frozen=True)
@@ -232,7 +231,11 @@ class Degradations:
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """Options of :func:`ecgdigitize.render`."""
+    """Options of :func:`ecgdigitize.render`.
+
+    ``paper_color`` is ``"white"`` or ``"cream"``; the other fields are documented in
+    :func:`ecgdigitize.render.render`.
+    """
 
     layout: str = "3x4+II"
     dpi: float = 200.0
@@ -245,6 +248,7 @@ class RenderOptions:
     speed_mm_s: float = 25.0
     gain_mm_mv: float = 10.0
     degradations: Degradations = field(default_factory=Degradations)
+    paper_color: str = "white"
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,14 @@
 """The ``ecgdigitize`` command group.
 
 Subcommands live in their own modules and are imported only when invoked, so
-``ecgdigitize --help`` starts quickly. Library errors (:class:`~ecgdigitize.errors.EcgDigitizeError`,
-missing files, refused overwrites) become one clear line on stderr and exit code 2; ``--debug``
-shows the traceback instead.
+``ecgdigitize --help`` starts quickly. Library errors
+(:class:`~ecgdigitize.errors.EcgDigitizeError`, missing files, refused overwrites) become one
+clear line on stderr and exit code 2; ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
 from typing import Any
 
 import click
@@ -18,8 +17,14 @@ from .._version import __version__
 
 # name -> (module, attribute, one-line help). A command is listed only once it works.
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "extract": (
+        "ecgdigitize.cli.extract",
+        "extract",
+        "Digitize a scanned ECG sheet into a record.",
+    ),
     "render": ("ecgdigitize.cli.render", "render", "Draw a paper ECG sheet from a WFDB record."),
     "score": ("ecgdigitize.cli.score", "score", "Score digitized records against references."),
+    "classify": ("ecgdigitize.cli.classify", "classify", "Diagnostic superclass probabilities."),
 }
 
 
@@ -79,4 +84,4 @@ def main() -> None:  # pragma: no cover - exercised through the console script
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

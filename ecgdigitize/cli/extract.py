@@ -1,0 +1,160 @@
+"""``ecgdigitize extract``: digitize a scanned ECG sheet into a WFDB record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..config import LAYOUT_NAMES
+
+FORMATS = ("wfdb", "csv", "edf")
+_SUFFIXES = {"wfdb": (".hea", ".dat"), "csv": (".csv",), "edf": (".edf",)}
+
+
+def _layout_option(value: str) -> str:
+    from ..config import get_layout
+
+    if value == "auto":
+        return value
+    try:
+        return get_layout(value).name
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command()
+@click.argument("image", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output record path without extension (OUT.hea + OUT.dat). A multi-page "
+    "PDF gives OUT_p1, OUT_p2, ...",
+)
+@click.option(
+    "--layout",
+    default="auto",
+    show_default=True,
+    callback=lambda ctx, param, v: _layout_option(v),
+    help=f"Lead layout: auto or one of {', '.join(LAYOUT_NAMES)}.",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=1, max=200),
+    default=25.0,
+    show_default=True,
+    help="Paper speed, mm/s.",
+)
+@click.option(
+    "--gain",
+    type=click.FloatRange(min=0.5, max=100),
+    default=10.0,
+    show_default=True,
+    help="Gain, mm/mV (a calibration pulse overrides a wrong one).",
+)
+@click.option(
+    "--fs",
+    type=click.FloatRange(min=50, max=10000),
+    default=500.0,
+    show_default=True,
+    help="Output sampling rate, Hz.",
+)
+@click.option(
+    "--dpi",
+    type=click.FloatRange(min=10, max=2400),
+    default=None,
+    help="Resolution for PDF rasterisation (default 300) and the scale fallback "
+    "when no grid is found.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="wfdb",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--overlay",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the QA overlay image (PNG) here.",
+)
+@click.option("--json", "json_out", is_flag=True, help="Also write diagnostics to OUT.json.")
+@click.option(
+    "--keep-low-confidence",
+    is_flag=True,
+    help="Keep leads whose trace confidence is below threshold instead of NaN.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+def extract(
+    image: Path,
+    out: Path,
+    layout: str,
+    speed: float,
+    gain: float,
+    fs: float,
+    dpi: float | None,
+    fmt: str,
+    overlay: Path | None,
+    json_out: bool,
+    keep_low_confidence: bool,
+    overwrite: bool,
+) -> None:
+    """Digitize a paper ECG (PNG, JPEG, TIFF, BMP or PDF) into a 12-lead record.
+
+    The record holds the leads I, II, III, aVR, aVL, aVF, V1-V6 in mV at --fs, over the 10 s
+    of the page; each lead has values in the time window where it was drawn and NaN elsewhere.
+    """
+    from ..config import DigitizeOptions
+    from ..io.atomic import check_writable
+    from ..io.image import read_pages
+    from ..pipeline import digitize_page, output_names
+
+    options = DigitizeOptions(
+        layout=layout,
+        speed_mm_s=speed,
+        gain_mm_mv=gain,
+        fs=fs,
+        dpi=dpi,
+        keep_low_confidence=keep_low_confidence,
+    )
+    pages = read_pages(image, pdf_dpi=dpi or 300.0, max_pixels=options.max_pixels)
+    names = output_names(out, len(pages))
+    overlays = output_names(overlay.with_suffix(""), len(pages)) if overlay else []
+    # Refuse before doing any work if anything would be overwritten.
+    planned = [n.with_name(n.name + s) for n in names for s in _SUFFIXES[fmt]]
+    planned += [n.with_name(n.name + ".json") for n in names] if json_out else []
+    planned += [o.with_name(o.name + ".png") for o in overlays]
+    check_writable(planned, overwrite=overwrite)
+
+    for k, (page, name) in enumerate(zip(pages, names, strict=True)):
+        result = digitize_page(page, options, keep_overlay=overlay is not None)
+        writer = {"wfdb": result.to_wfdb, "csv": result.to_csv, "edf": result.to_edf}[fmt]
+        written = writer(name, overwrite=overwrite)
+        if json_out:
+            from ..io.atomic import atomic_directory, commit_files
+
+            target = name.with_name(name.name + ".json")
+            with atomic_directory(target.parent) as tmp:
+                (tmp / target.name).write_text(result.diagnostics_json(), encoding="utf-8")
+                commit_files(tmp, [target.name], target.parent)
+            written.append(target)
+        if overlay is not None:
+            written.append(
+                result.save_overlay(
+                    overlays[k].with_name(overlays[k].name + ".png"), overwrite=overwrite
+                )
+            )
+        d = result.diagnostics
+        kept = sum(ld.kept for ld in d.leads)
+        click.echo(
+            f"{page.label}: {d.layout} ({d.layout_source}), {kept}/12 leads, "
+            f"{d.px_per_mm_x:.2f} px/mm ({d.scale_source}), calibration "
+            f"{d.calibration_source} -> {', '.join(str(w) for w in written)}"
+        )
+        for warning in d.warnings:
+            click.echo(f"warning: {page.label}: {warning}", err=True)

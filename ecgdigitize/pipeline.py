@@ -1,0 +1,306 @@
+"""The digitization pipeline: one call per stage, diagnostics collected in one place."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .binarize import binarize
+from .config import LEAD_NAMES, PAGE_DURATION_S, DigitizeOptions, get_layout
+from .convert import panel_samples
+from .digitization import Diagnostics, Digitization, LeadDiagnostics, OverlayData
+from .errors import EcgDigitizeError, GridNotFoundError, TraceNotFoundError
+from .grid import estimate_grid_pitch
+from .io.image import Page, page_from_array, read_pages
+from .layout import CalibrationPulse, analyse_rows, infer_layout, place_panels
+from .preprocess import preprocess
+from .trace import estimate_line_width, extract_trace
+
+# A landscape page is about 280 mm wide: the expected scale, used only to tell the 1 mm grid
+# from the 5 mm grid when only one of them is visible.
+_TYPICAL_PAGE_WIDTH_MM = 280.0
+
+
+def digitize(
+    image: str | os.PathLike[str] | np.ndarray | Page,
+    options: DigitizeOptions | None = None,
+    *,
+    keep_overlay: bool = False,
+) -> Digitization:
+    """Digitize one ECG page.
+
+    Parameters
+    ----------
+    image : path, array or Page
+        An image file (PNG, JPEG, TIFF, BMP; for a PDF, its first page — use
+        :func:`digitize_file` for every page), an (H, W[, 3]) image array, or a :class:`Page`.
+    options : DigitizeOptions, optional
+    keep_overlay : bool
+        Keep what :meth:`Digitization.save_overlay` needs (the deskewed page and traces).
+
+    Returns
+    -------
+    Digitization
+
+    Raises
+    ------
+    EcgDigitizeError
+        With the file name, when the page cannot be read or digitized.
+    """
+    options = options or DigitizeOptions()
+    if isinstance(image, Page):
+        page = image
+    elif isinstance(image, np.ndarray):
+        page = page_from_array(image, dpi=options.dpi)
+    else:
+        page = read_pages(image, max_pixels=options.max_pixels)[0]
+    return digitize_page(page, options, keep_overlay=keep_overlay)
+
+
+def digitize_file(
+    path: str | os.PathLike[str],
+    options: DigitizeOptions | None = None,
+    *,
+    pdf_dpi: float = 300,
+    keep_overlay: bool = False,
+) -> list[Digitization]:
+    """Digitize every page of an image or PDF file."""
+    options = options or DigitizeOptions()
+    return [
+        digitize_page(p, options, keep_overlay=keep_overlay)
+        for p in read_pages(path, pdf_dpi=pdf_dpi, max_pixels=options.max_pixels)
+    ]
+
+
+def digitize_page(
+    page: Page, options: DigitizeOptions, *, keep_overlay: bool = False
+) -> Digitization:
+    """Run every stage on one page; errors are prefixed with the page's name."""
+    try:
+        return _digitize(page, options, keep_overlay=keep_overlay)
+    except EcgDigitizeError as exc:
+        label = page.label
+        msg = str(exc)
+        raise type(exc)(msg if msg.startswith(label) else f"{label}: {msg}") from exc
+
+
+def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Digitization:
+    seconds: dict[str, float] = {}
+    warnings: list[str] = []
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[stage] = now - clock
+        clock = now
+
+    h, w = page.rgb.shape[:2]
+    if h * w > options.max_pixels:
+        raise EcgDigitizeError(
+            f"image has {h * w:,} pixels, above the limit {options.max_pixels:,}"
+        )
+
+    # 1. preprocess
+    pre = preprocess(page.rgb)
+    if float(np.percentile(1.0 - pre.gray, 99.9)) < 0.05:
+        raise TraceNotFoundError("no ECG trace found: the page is blank")
+    lap("preprocess")
+
+    # 2. grid: scale from the grid, else from the resolution
+    dpi = options.dpi or page.dpi
+    try:
+        pitch = estimate_grid_pitch(1.0 - pre.gray, prior_mm_px=w / _TYPICAL_PAGE_WIDTH_MM)
+        px_x, px_y, scale_source, grid_conf = (
+            pitch.px_per_mm_x,
+            pitch.px_per_mm_y,
+            "grid",
+            pitch.confidence,
+        )
+    except GridNotFoundError:
+        if dpi is None:
+            raise GridNotFoundError(
+                "no ECG grid found (searched 1.5–40 px/mm) and the file records no resolution; "
+                "pass --dpi"
+            ) from None
+        px_x = px_y = dpi / 25.4
+        scale_source, grid_conf = "dpi", 0.0
+        warnings.append(f"no grid found; scale taken from {dpi:g} dpi")
+    lap("grid")
+
+    # 3. binarize
+    tm = binarize(pre.ink, px_per_mm_x=px_x, px_per_mm_y=px_y)
+    if tm.grid_residual > 0.3:
+        warnings.append(f"grid lines remain after binarization (residual {tm.grid_residual:.2f})")
+    lap("binarize")
+
+    # 4. layout
+    rows = analyse_rows(tm.mask, px_per_mm_x=px_x, px_per_mm_y=px_y, gain_mm_mv=options.gain_mm_mv)
+    if options.layout == "auto":
+        layout, layout_source = infer_layout(len(rows)), "auto"
+    else:
+        layout, layout_source = get_layout(options.layout), "user"
+    line_width = estimate_line_width(tm.mask)
+    boxes = place_panels(rows, layout, px_per_mm_x=px_x, speed_mm_s=options.speed_mm_s)
+    lap("layout")
+
+    # 5. trace, per panel
+    traces = []
+    margin = max(1, round(0.4 * px_x))  # separator ticks sit on panel boundaries
+    for box in boxes:
+        row = rows[box.row_index]
+        x0 = box.x0 + (margin if box.panel.column > 0 else 0)
+        x1 = box.x1 - (margin if box.x1 < row.x_end else 0)
+        x0, x1 = max(x0, row.x_start), min(x1, row.x_end + 1)
+        sub = tm.mask[row.y0 : row.y1, x0:x1]
+        start_y = row.pulse.foot_y if row.pulse is not None else row.baseline_y
+        traces.append(
+            extract_trace(
+                sub,
+                x_offset=x0,
+                y_offset=row.y0,
+                start_y=start_y,
+                max_gap_px=max(2, round(1.0 * px_x)),
+            )
+        )
+    lap("trace")
+
+    # 6. convert: baseline and gain from the calibration pulse when there is one
+    px_per_mv, calibration, gain_warning = calibrate(
+        [r.pulse for r in rows if r.pulse is not None],
+        px_per_mm_y=px_y,
+        gain_mm_mv=options.gain_mm_mv,
+        line_width_px=line_width,
+        scale_source=scale_source,
+    )
+    if gain_warning:
+        warnings.append(gain_warning)
+
+    fs = float(options.fs)
+    n = round(PAGE_DURATION_S * fs)
+    signal = np.full((n, len(LEAD_NAMES)), np.nan)
+    lead_diag: dict[str, LeadDiagnostics] = {}
+    for box, trace in zip(boxes, traces, strict=True):
+        row = rows[box.row_index]
+        baseline = row.pulse.foot_y - line_width / 2.0 if row.pulse is not None else row.baseline_y
+        index, value = panel_samples(trace, box, baseline_y=baseline, px_per_mv=px_per_mv, fs=fs)
+        lead = box.panel.lead
+        confidence = float(trace.coverage * (0.5 + 0.5 * trace.continuity))
+        diag = LeadDiagnostics(
+            lead,
+            box.panel.row,
+            box.panel.column,
+            box.panel.start_s,
+            box.panel.end_s,
+            round(trace.coverage, 4),
+            round(confidence, 4),
+        )
+        previous = lead_diag.get(lead)
+        # A lead drawn twice (a column and a rhythm strip) takes the rhythm strip.
+        if previous is not None and not box.panel.rhythm:
+            continue
+        j = LEAD_NAMES.index(lead)
+        if previous is not None:
+            signal[:, j] = np.nan
+        keep = confidence >= options.min_confidence or options.keep_low_confidence
+        ok = (index >= 0) & (index < n)
+        if keep:
+            signal[index[ok], j] = value[ok]
+        else:
+            warnings.append(
+                f"lead {lead}: confidence {confidence:.2f} below "
+                f"{options.min_confidence:g}; set to NaN"
+            )
+        lead_diag[lead] = LeadDiagnostics(**{**diag.__dict__, "kept": keep})
+    lap("convert")
+
+    diagnostics = Diagnostics(
+        source=page.source,
+        page=page.page_number,
+        image_size=(w, h),
+        px_per_mm_x=round(px_x, 5),
+        px_per_mm_y=round(px_y, 5),
+        scale_source=scale_source,
+        grid_confidence=round(grid_conf, 4),
+        rotation_deg=round(pre.rotation_deg, 3),
+        layout=layout.name,
+        layout_source=layout_source,
+        calibration_source=calibration,
+        px_per_mv=round(px_per_mv, 4),
+        binarization_threshold=round(tm.threshold, 4),
+        binarization_iterations=tm.iterations,
+        n_rows=len(rows),
+        leads=tuple(lead_diag[k] for k in LEAD_NAMES if k in lead_diag),
+        warnings=tuple(warnings),
+        seconds=seconds,
+    )
+    overlay = None
+    if keep_overlay:
+        overlay = OverlayData(
+            rgb=pre.rgb,
+            boxes=tuple(
+                (b.panel.label, b.x0, rows[b.row_index].y0, b.x1, rows[b.row_index].y1)
+                for b in boxes
+            ),
+            traces=tuple((b.panel.label, t.x, t.y) for b, t in zip(boxes, traces, strict=True)),
+            caption=(
+                f"ecgdigitize: {layout.name}, {px_x:.2f} x {px_y:.2f} px/mm ({scale_source}),"
+                f" calibration {calibration}, rotation {pre.rotation_deg:.2f} deg"
+            ),
+        )
+    return Digitization(signal=signal, fs=fs, diagnostics=diagnostics, overlay_data=overlay)
+
+
+STANDARD_GAINS_MM_MV = (2.5, 5.0, 10.0, 20.0, 40.0)
+
+
+def calibrate(
+    pulses: list[CalibrationPulse],
+    *,
+    px_per_mm_y: float,
+    gain_mm_mv: float,
+    line_width_px: float,
+    scale_source: str,
+) -> tuple[float, str, str | None]:
+    """Pixels per millivolt, the calibration source and a warning (or None).
+
+    The grid measures millimetres far more precisely than a pulse's height can be read, so
+    the pulse serves to confirm the gain: when its height matches the given gain within 15 %,
+    ``gain * px_per_mm`` is used (source ``"pulse"``, the gain it confirmed). When it matches
+    another standard gain (2.5, 5, 10, 20 or 40 mm/mV) that gain is used with a warning; a
+    pulse matching no standard gain is used as measured. Without pulses the given gain is
+    trusted (source ``"grid"`` or ``"dpi"``).
+    """
+    grid_px_per_mv = gain_mm_mv * px_per_mm_y
+    if not pulses:
+        return grid_px_per_mv, scale_source, None
+    heights = [p.height_px + 1.0 - line_width_px for p in pulses]
+    measured_mm = float(np.median(heights)) / px_per_mm_y
+    if abs(measured_mm / gain_mm_mv - 1.0) <= 0.15:
+        return grid_px_per_mv, "pulse", None
+    nearest = min(STANDARD_GAINS_MM_MV, key=lambda g: abs(np.log(measured_mm / g)))
+    if abs(measured_mm / nearest - 1.0) <= 0.15:
+        return (
+            nearest * px_per_mm_y,
+            "pulse",
+            (
+                f"calibration pulse is {measured_mm:.1f} mm tall: gain {nearest:g} mm/mV used "
+                f"instead of {gain_mm_mv:g} mm/mV"
+            ),
+        )
+    return (
+        measured_mm * px_per_mm_y,
+        "pulse",
+        (f"calibration pulse is {measured_mm:.1f} mm tall, not a standard gain; using it as is"),
+    )
+
+
+def output_names(out: str | os.PathLike[str], n_pages: int) -> list[Path]:
+    """Record paths for a file's pages: ``OUT`` for one page, ``OUT_p1``, ``OUT_p2``, … else."""
+    base = Path(out)
+    if n_pages == 1:
+        return [base]
+    return [base.with_name(f"{base.name}_p{k}") for k in range(1, n_pages + 1)]
