@@ -66,53 +66,77 @@ def _periodicity(
     min_px: float,
     max_px: float,
     prior_px: float | None,
-    min_strength: float = 0.25,
+    min_strength: float = 0.12,
 ) -> _Period | None:
     """Minor-grid period of a projection profile, or None if it is not periodic."""
     from scipy.ndimage import uniform_filter1d
-    from scipy.signal import find_peaks
 
     n = profile.size
     window = int(min(n // 4, max(9, 12 * max_px)))
     detrended = profile - uniform_filter1d(profile, size=max(3, window), mode="nearest")
     acf = _autocorrelation(detrended)
-    lo = max(2, int(np.floor(min_px)))
-    hi = min(acf.size - 2, int(np.ceil(5 * max_px * 1.05)))
-    if hi <= lo:
+    # Comb score of each candidate period T: acf at multiples of T minus acf half-way between,
+    # over one common lag range. The grid's 1 mm period and its multiples score high, wrong
+    # periods (fractions of it, or unrelated structure such as trace rows) score low.
+    max_lag = min(acf.size - 2, 0.4 * n, 15 * max_px)
+    # At least five repetitions inside the lag range, so every score averages several peaks.
+    candidates = np.exp(
+        np.arange(np.log(max(min_px, 2.0)), np.log(min(5 * max_px, max_lag / 5)), 0.004)
+    )
+    if candidates.size == 0:
         return None
-    peaks, _ = find_peaks(acf[: hi + 1], height=min_strength, prominence=0.03)
-    peaks = peaks[peaks >= lo]
-    if peaks.size == 0:
-        return None
-    heights = acf[peaks]
-    # The fundamental: the shortest lag whose peak is nearly as strong as the strongest.
-    strong = peaks[heights >= 0.7 * heights.max()]
-    fundamental = float(strong[0])
-    strength = float(acf[int(strong[0])])
+    lags = np.arange(acf.size)
 
-    # Are there weaker lines at a fifth of it (minor lines between 5 mm lines)?
+    def comb(t: float) -> float:
+        k = np.arange(1, int(max_lag / t) + 1)
+        return float(
+            np.interp(k * t, lags, acf).mean() - np.interp((k - 0.5) * t, lags, acf).mean()
+        )
+
+    scores = np.array([comb(t) for t in candidates])
+    if scores.max() < min_strength:
+        return None
+    # The best comb is the 5 mm pattern (every line meets its like), or 1 mm on a uniform grid;
+    # its multiples (10 mm, 25 mm) score about as well, so take the first near-maximal one.
+    best = int(np.flatnonzero(scores >= 0.9 * scores.max())[0])
+    while best + 1 < scores.size and scores[best + 1] > scores[best]:
+        best += 1
+    fundamental = float(candidates[best])
+    strength = float(np.clip(scores[best], 0.0, 1.0))
+    # Minor lines inside it: acf peaks at 1-4 fifths of the pattern, above the half-steps.
     fifth = fundamental / 5.0
-    minor_visible = False
-    if fifth >= min_px and fifth >= 2.0:
-        found = [_peak_near(acf, k * fifth, fifth * 0.25) for k in (1, 2)]
-        troughs = [acf[round((k + 0.5) * fifth)] for k in (0, 1)]
-        if all(f is not None for f in found):
-            tops = [f[1] for f in found if f is not None]
-            if min(tops) > max(troughs) + 0.02:
-                fundamental, minor_visible = fifth, True
-    if not minor_visible:
-        # One period only: either 1 mm lines, or 5 mm lines with the minor lines unresolved.
-        # Take the reading that makes the scale plausible (within the search range and, when
-        # known, closest to the expected scale).
-        candidates = [c for c in (fundamental, fundamental / 5.0) if min_px <= c <= max_px]
-        if not candidates:
+    interior = (
+        np.interp(np.arange(1, 5) * fifth, lags, acf).mean()
+        - np.interp((np.arange(1, 6) - 0.5) * fifth, lags, acf).mean()
+    )
+    if fifth >= max(min_px, 2.0) and interior > 0.15 * scores[best]:
+        fundamental, minor_visible = fifth, True
+    else:
+        # One period only: either 1 mm lines, or 5 mm lines with the minor lines unresolved:
+        # take the reading that makes the scale plausible (within range and, when known,
+        # closest to the expected scale).
+        options = [c for c in (fundamental, fifth) if min_px <= c <= max_px]
+        if not options:
             return None
-        if prior_px is not None:
-            chosen = min(candidates, key=lambda c: abs(np.log(c / prior_px)))
-        else:
-            chosen = candidates[0]
-        minor_visible = chosen == fundamental  # the visible lines are the 1 mm lines
+        chosen = (
+            options[0]
+            if prior_px is None
+            else min(options, key=lambda c: abs(np.log(c / prior_px)))
+        )
+        minor_visible = chosen == fundamental
         fundamental = chosen
+    if prior_px is not None and abs(np.log(fundamental / prior_px)) > np.log(1.8):
+        # Far from the expected scale: a fraction of the period that is near it and still
+        # periodic is the 1 mm grid (e.g. a 2 or 3 mm period picked on a low-resolution scan).
+        for d in (2, 3, 4, 5):
+            t = fundamental / d
+            if (
+                t >= max(min_px, 2.0)
+                and abs(np.log(t / prior_px)) < np.log(1.5)
+                and comb(t) >= 0.3 * scores.max()
+            ):
+                fundamental, minor_visible = t, True
+                break
     if not min_px <= fundamental <= max_px:
         return None
 

@@ -162,8 +162,9 @@ def extract_trace(
 
     Each column on the least-cost path contributes one point: the centre of its run (a line
     of finite width crosses a column over a run centred on its value there, on flat stretches
-    and steep strokes alike), except at a sharp extremum — a tall run whose neighbours are both
-    on the same side — where the far end of the run, less half the line width, is the peak.
+    and steep strokes alike), except at a sharp extremum — a tall run reaching further up (or
+    down) than its neighbours' runs — where that end of the run, less half the line width, is
+    the peak.
 
     Parameters
     ----------
@@ -198,14 +199,13 @@ def extract_trace(
         new_gap = prev_c is not None and c - prev_c > max_gap_px
         if gaps and new_gap:
             gaps[-1] = True
-        height = bot - top
-        before = centres[prev_c] if prev_c is not None else centres[c]
-        after = centres[next_c] if next_c is not None else centres[c]
+        tall = bot - top > 1.5 * lw + 1
         mid = (top + bot - 1) / 2.0
-        if height > 1.5 * lw + 1 and before > mid and after > mid:
-            # Both neighbours lower: an upward spike whose peak is the run's upper end.
+        nbrs = [path[k] for k in (prev_c, next_c) if k is not None and abs(k - c) <= 2]
+        if tall and nbrs and all(top <= nb[0] for nb in nbrs):  # type: ignore[index]
+            # The run reaching highest among its neighbours holds a peak: its upper end.
             pts = [(float(c), top + lw / 2.0 - 0.5)]
-        elif height > 1.5 * lw + 1 and before < mid and after < mid:
+        elif tall and nbrs and all(bot >= nb[1] for nb in nbrs):  # type: ignore[index]
             pts = [(float(c), bot - lw / 2.0 - 0.5)]
         else:
             # A flat stretch or a monotone stroke: a line of finite width crosses column c

@@ -223,7 +223,7 @@ def test_sampling_rate_too_low() -> None:
 
 def test_sampling_rate_between_50_and_100_warns() -> None:
     sig = synthetic_ecg(100.0)[::2]
-    with pytest.warns(UserWarning, match="50 Hz is below 100 Hz"):
+    with pytest.warns(UserWarning, match="sampling rate 50 Hz is below the classifier.s 100 Hz"):
         probs = classify(sig, 50.0, LEAD_NAMES)
     assert set(probs) == set(CLASSES)
 

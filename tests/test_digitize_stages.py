@@ -29,7 +29,9 @@ def grid_image(h: int, w: int, pitch: float, *, minor: bool = True) -> np.ndarra
 
 @pytest.mark.parametrize("pitch", [3.0, 7.874, 11.8])
 def test_grid_pitch_from_minor_and_major_lines(pitch: float) -> None:
-    g = estimate_grid_pitch(grid_image(400, 1200, pitch))
+    # A strip of a landscape page: 280 mm wide, 60 mm tall; the prior is the page-width guess.
+    w = round(280 * pitch)
+    g = estimate_grid_pitch(grid_image(round(60 * pitch), w, pitch), prior_mm_px=w / 280)
     assert g.px_per_mm_x == pytest.approx(pitch, rel=0.005)
     assert g.px_per_mm_y == pytest.approx(pitch, rel=0.005)
     assert g.minor_lines_visible

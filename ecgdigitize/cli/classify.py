@@ -136,9 +136,10 @@ def classify(
     """Probabilities of NORM, MI, STTC, CD and HYP (PTB-XL superclasses) per record.
 
     Each REC is a WFDB record (12 standard leads, any fs ≥ 100 Hz, 2.5–60 s, NaN gaps allowed)
-    or an image/PDF of an ECG sheet (.png .jpg .jpeg .tif .tiff .bmp .pdf), which is digitized
-    first. Records longer than 10 s are classified in 10 s windows and the probabilities averaged.
-    All records are classified before anything is written; the first failure stops the command.
+    or an image/PDF of an ECG sheet (.png .jpg .jpeg .tif .tiff .bmp .pdf; of a PDF, the first
+    page), which is digitized first with default options. Records longer than 10 s are
+    classified in 10 s windows and the probabilities averaged. All records are classified before
+    anything is written; the first failure stops the command.
     """
     from ..classify.model import classify_file, default_thresholds
 

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "render": ("ecgdigitize.cli.render", "render", "Draw a paper ECG sheet from a WFDB record."),
     "score": ("ecgdigitize.cli.score", "score", "Score digitized records against references."),
     "classify": ("ecgdigitize.cli.classify", "classify", "Diagnostic superclass probabilities."),
+    "batch": ("ecgdigitize.cli.batch", "batch", "Digitize every scan in a folder tree."),
 }
 
 

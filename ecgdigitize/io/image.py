@@ -112,6 +112,14 @@ def read_pages(
     ImageReadError
         If the file is missing, empty, not a supported image or PDF, corrupt, or too large.
     """
+    p = _check_file(path)
+    if p.suffix.lower() in PDF_SUFFIXES:
+        return _read_pdf(p, dpi=pdf_dpi, max_pixels=max_pixels)
+    return _read_raster(p, max_pixels=max_pixels)
+
+
+def _check_file(path: str | os.PathLike[str]) -> Path:
+    """`path` as a Path if it is a non-empty file of a supported type, else ImageReadError."""
     p = Path(path)
     if not p.exists():
         raise ImageReadError(f"{p}: no such file")
@@ -120,14 +128,12 @@ def read_pages(
     if p.stat().st_size == 0:
         raise ImageReadError(f"{p}: file is empty (0 bytes)")
     suffix = p.suffix.lower()
-    if suffix in PDF_SUFFIXES:
-        return _read_pdf(p, dpi=pdf_dpi, max_pixels=max_pixels)
-    if suffix not in IMAGE_SUFFIXES:
+    if suffix not in SUPPORTED_SUFFIXES:
         raise ImageReadError(
             f"{p}: unsupported file type {suffix or '(none)'!r}; expected one of "
             f"{', '.join(SUPPORTED_SUFFIXES)}"
         )
-    return _read_raster(p, max_pixels=max_pixels)
+    return p
 
 
 def _check_size(p: Path, width: int, height: int, max_pixels: int) -> None:
@@ -138,15 +144,16 @@ def _check_size(p: Path, width: int, height: int, max_pixels: int) -> None:
         )
 
 
-def _read_raster(p: Path, *, max_pixels: int) -> list[Page]:
+def _read_raster(p: Path, *, max_pixels: int, only: int | None = None) -> list[Page]:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     Image.MAX_IMAGE_PIXELS = None  # we apply our own limit below
     try:
         with Image.open(p) as im:
             n_frames = int(getattr(im, "n_frames", 1))
+            _check_page_number(p, only, n_frames)
             pages = []
-            for k in range(n_frames):
+            for k in range(n_frames) if only is None else [only - 1]:
                 im.seek(k)
                 _check_size(p, im.width, im.height, max_pixels)
                 frame = ImageOps.exif_transpose(im) if k == 0 else im.copy()
@@ -164,6 +171,11 @@ def _read_raster(p: Path, *, max_pixels: int) -> list[Page]:
         raise ImageReadError(f"{p}: corrupt or truncated image ({exc})") from exc
 
 
+def _check_page_number(p: Path, only: int | None, n_pages: int) -> None:
+    if only is not None and not 1 <= only <= n_pages:
+        raise ImageReadError(f"{p}: has {n_pages} page(s); page {only} does not exist")
+
+
 def _pil_dpi(value: object) -> float | None:
     if not isinstance(value, tuple) or not value:
         return None
@@ -176,7 +188,7 @@ def _pil_dpi(value: object) -> float | None:
     return dpi if dpi > 1 else None
 
 
-def _read_pdf(p: Path, *, dpi: float, max_pixels: int) -> list[Page]:
+def _read_pdf(p: Path, *, dpi: float, max_pixels: int, only: int | None = None) -> list[Page]:
     import pypdfium2 as pdfium
 
     try:
@@ -187,8 +199,9 @@ def _read_pdf(p: Path, *, dpi: float, max_pixels: int) -> list[Page]:
         n = len(pdf)
         if n == 0:
             raise ImageReadError(f"{p}: PDF has no pages")
+        _check_page_number(p, only, n)
         pages = []
-        for k in range(n):
+        for k in range(n) if only is None else [only - 1]:
             page = pdf[k]
             w_pt, h_pt = page.get_size()
             scale = dpi / 72.0
@@ -205,3 +218,63 @@ def _read_pdf(p: Path, *, dpi: float, max_pixels: int) -> list[Page]:
         return pages
     finally:
         pdf.close()
+
+
+def count_pages(path: str | os.PathLike[str]) -> int:
+    """Number of pages of an image (frames of a TIFF) or PDF file, without decoding them.
+
+    Raises
+    ------
+    ImageReadError
+        If the file is missing, empty, of an unsupported type or not readable as its type.
+    """
+    p = _check_file(path)
+    if p.suffix.lower() in PDF_SUFFIXES:
+        import pypdfium2 as pdfium
+
+        try:
+            pdf = pdfium.PdfDocument(str(p))
+        except pdfium.PdfiumError as exc:
+            raise ImageReadError(f"{p}: not a readable PDF ({exc})") from exc
+        try:
+            return len(pdf)
+        finally:
+            pdf.close()
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(p) as im:
+            return int(getattr(im, "n_frames", 1))
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{p}: not a readable image (unknown or corrupt format)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"{p}: corrupt or truncated image ({exc})") from exc
+
+
+def read_page(
+    path: str | os.PathLike[str],
+    page_number: int,
+    *,
+    pdf_dpi: float = 300.0,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Page:
+    """Read one page of an image or PDF file (only that page is decoded or rasterised).
+
+    Parameters
+    ----------
+    path : str or path-like
+        As for :func:`read_pages`.
+    page_number : int
+        1-based page (PDF) or frame (TIFF) number.
+    pdf_dpi, max_pixels
+        As for :func:`read_pages`.
+
+    Raises
+    ------
+    ImageReadError
+        As :func:`read_pages`, and when the file has no page `page_number`.
+    """
+    p = _check_file(path)
+    if p.suffix.lower() in PDF_SUFFIXES:
+        return _read_pdf(p, dpi=pdf_dpi, max_pixels=max_pixels, only=page_number)[0]
+    return _read_raster(p, max_pixels=max_pixels, only=page_number)[0]

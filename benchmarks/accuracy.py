@@ -1,0 +1,179 @@
+"""Accuracy of the digitizer on sheets rendered from PTB-XL development records.
+
+Run from the repository root::
+
+    python -m benchmarks.accuracy [--first 1] [--last 400] [--sets clean,degraded] [--jobs 2]
+                                  [--out benchmarks/out/accuracy]
+
+For each record (PTB-XL 00001–00400 by default — the development split; 00401–00500 are
+reserved for evaluation and refused here) and each set, a sheet is rendered with
+:func:`ecgdigitize.render.render_record`, digitized with :func:`ecgdigitize.digitize` and scored
+against the renderer's ground truth with the PhysioNet 2024 metrics
+(:func:`ecgdigitize.metrics.score_signals`, alignment on). Sets:
+
+- ``clean``: 3x4+II, 200 dpi, red grid, no degradation.
+- ``degraded``: per record, seeded by its number: rotation in ±5°, Gaussian noise (σ 0–0.04),
+  blur (σ 0–1.2 px), JPEG quality 60, grid colour drawn from all colours, black-and-white in
+  one of six, 100–300 dpi.
+
+Prints pooled SNR, SNR-median, KS, ASCI and WAD per set, per-lead SNR, and every failure with
+its error message. The real clinical scans in ``../shared/data/real-scans`` (no ground truth)
+are digitized too; their overlays are saved under ``--out`` for inspection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("ECGDIGITIZE_SHARED", REPO.parent / "shared")) / "data"
+RECORDS = SHARED / "ptbxl" / "records500" / "00000"
+GRID_COLOURS = ("red", "pink", "orange", "green", "blue", "black", "grey")
+METRICS = ("snr", "snr-median", "ks", "asci", "wad")
+
+
+def render_options(ecg_id: int, set_name: str):  # type: ignore[no-untyped-def]
+    from ecgdigitize.config import Degradations, RenderOptions
+
+    if set_name == "clean":
+        return RenderOptions()
+    if set_name != "degraded":
+        raise ValueError(f"unknown set {set_name!r}; expected clean or degraded")
+    rng = np.random.default_rng(1000 + ecg_id)
+    bw = rng.random() < 1 / 6
+    return RenderOptions(
+        dpi=float(rng.choice([100, 150, 200, 250, 300])),
+        grid_color=str(rng.choice(GRID_COLOURS)),
+        seed=ecg_id,
+        degradations=Degradations(
+            rotation_deg=float(rng.uniform(-5, 5)),
+            noise_std=float(rng.uniform(0, 0.04)),
+            blur_sigma_px=float(rng.uniform(0, 1.2)),
+            jpeg_quality=60,
+            black_white=bool(bw),
+        ),
+    )
+
+
+def run_one(args: tuple[int, str]) -> dict:  # type: ignore[type-arg]
+    from ecgdigitize import metrics
+    from ecgdigitize.config import LEAD_NAMES
+    from ecgdigitize.pipeline import digitize
+    from ecgdigitize.render import render_record
+
+    ecg_id, set_name = args
+    opts = render_options(ecg_id, set_name)
+    sheet = render_record(RECORDS / f"{ecg_id:05d}_hr", options=opts)
+    t0 = time.perf_counter()
+    try:
+        result = digitize(sheet.image)
+    except Exception as exc:  # report every failure, never crash the benchmark
+        return {"id": ecg_id, "set": set_name, "error": f"{type(exc).__name__}: {exc}"}
+    seconds = time.perf_counter() - t0
+    scores = metrics.score_signals(sheet.truth, result.signal, fs=sheet.fs,
+                                   ref_leads=LEAD_NAMES, est_leads=result.lead_names,
+                                   metrics=METRICS)
+    return {"id": ecg_id, "set": set_name, "seconds": seconds, "scores": scores,
+            "layout": result.diagnostics.layout, "dpi": opts.dpi,
+            "grid": opts.grid_color, "rotation": opts.degradations.rotation_deg}
+
+
+def real_scans(out: Path) -> list[str]:
+    from ecgdigitize.pipeline import digitize
+
+    lines = []
+    out.mkdir(parents=True, exist_ok=True)
+    for path in sorted((SHARED / "real-scans").glob("*/*")):
+        if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"):
+            continue
+        try:
+            r = digitize(path, keep_overlay=True)
+            r.save_overlay(out / f"{path.stem}_overlay.png", overwrite=True)
+            d = r.diagnostics
+            kept = sum(ld.kept for ld in d.leads)
+            lines.append(f"{path.name:24s} ok     {d.layout:12s} {kept:2d}/12 leads  "
+                         f"{d.px_per_mm_x:6.2f} px/mm  rot {d.rotation_deg:+.2f}  "
+                         f"{'; '.join(d.warnings)}")
+        except Exception as exc:
+            lines.append(f"{path.name:24s} error  {type(exc).__name__}: {exc}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--first", type=int, default=1)
+    ap.add_argument("--last", type=int, default=400)
+    ap.add_argument("--sets", default="clean,degraded")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "accuracy")
+    ap.add_argument("--no-real", action="store_true", help="skip the real scans")
+    a = ap.parse_args(argv)
+    if not 1 <= a.first <= a.last <= 400:
+        ap.error("records must lie in 1..400 (401-500 are reserved for evaluation)")
+    if not RECORDS.is_dir():
+        print(f"shared data not found at {RECORDS}", file=sys.stderr)
+        return 2
+    sets = a.sets.split(",")
+    jobs = [(i, s) for s in sets for i in range(a.first, a.last + 1)]
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=a.jobs) as pool:
+        results = list(pool.map(run_one, jobs, chunksize=4))
+    wall = time.perf_counter() - t0
+
+    from ecgdigitize.config import LEAD_NAMES
+
+    print(f"# Digitizer accuracy: PTB-XL {a.first:05d}-{a.last:05d}, sets {', '.join(sets)} "
+          f"({wall:.0f} s wall, {a.jobs} workers)\n")
+    print("| set | pages | failed | SNR dB | SNR-median dB | KS | ASCI | WAD mV | s/page |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for s in sets:
+        ok = [r for r in results if r["set"] == s and "scores" in r]
+        failed = [r for r in results if r["set"] == s and "error" in r]
+        pooled = {m: float(np.nanmean([v for r in ok for v in r["scores"][m].values()]))
+                  if ok else float("nan") for m in METRICS}
+        # Failed pages count as SNR 0 (the challenge's rule for a missing output).
+        n_leads = 12 * (len(ok) + len(failed))
+        snr_all = (sum(v for r in ok for v in r["scores"]["snr"].values()
+                       if np.isfinite(v)) / n_leads) if n_leads else float("nan")
+        secs = np.median([r["seconds"] for r in ok]) if ok else float("nan")
+        print(f"| {s} | {len(ok) + len(failed)} | {len(failed)} | {snr_all:.2f} | "
+              f"{pooled['snr-median']:.2f} | {pooled['ks']:.3f} | {pooled['asci']:.3f} | "
+              f"{pooled['wad']:.4f} | {secs:.2f} |")
+    print("\nPer-lead SNR (dB):\n")
+    print("| set | " + " | ".join(LEAD_NAMES) + " |")
+    print("|---|" + "---|" * 12)
+    for s in sets:
+        ok = [r for r in results if r["set"] == s and "scores" in r]
+        vals = [np.nanmean([r["scores"]["snr"][lead] for r in ok]) if ok else np.nan
+                for lead in LEAD_NAMES]
+        print(f"| {s} | " + " | ".join(f"{v:.1f}" for v in vals) + " |")
+    failures = [r for r in results if "error" in r]
+    print(f"\nFailures: {len(failures)}")
+    for r in failures:
+        print(f"- {r['set']} {r['id']:05d}: {r['error']}")
+    worst = sorted((r for r in results if "scores" in r),
+                   key=lambda r: np.nanmean(list(r["scores"]["snr"].values())))[:5]
+    print("\nLowest-scoring pages:")
+    for r in worst:
+        print(f"- {r['set']} {r['id']:05d}: {np.nanmean(list(r['scores']['snr'].values())):.1f}"
+              f" dB (dpi {r['dpi']:g}, grid {r['grid']}, rotation {r['rotation']:+.1f})")
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / "results.json").write_text(json.dumps(results, indent=1, default=float))
+    if not a.no_real:
+        print("\nReal clinical scans (no ground truth; overlays in "
+              f"{a.out.relative_to(REPO) if a.out.is_relative_to(REPO) else a.out}):\n")
+        for line in real_scans(a.out):
+            print("    " + line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
