@@ -78,12 +78,24 @@ def run_one(args: tuple[int, str]) -> dict:  # type: ignore[type-arg]
     except Exception as exc:  # report every failure, never crash the benchmark
         return {"id": ecg_id, "set": set_name, "error": f"{type(exc).__name__}: {exc}"}
     seconds = time.perf_counter() - t0
-    scores = metrics.score_signals(sheet.truth, result.signal, fs=sheet.fs,
-                                   ref_leads=LEAD_NAMES, est_leads=result.lead_names,
-                                   metrics=METRICS)
-    return {"id": ecg_id, "set": set_name, "seconds": seconds, "scores": scores,
-            "layout": result.diagnostics.layout, "dpi": opts.dpi,
-            "grid": opts.grid_color, "rotation": opts.degradations.rotation_deg}
+    scores = metrics.score_signals(
+        sheet.truth,
+        result.signal,
+        fs=sheet.fs,
+        ref_leads=LEAD_NAMES,
+        est_leads=result.lead_names,
+        metrics=METRICS,
+    )
+    return {
+        "id": ecg_id,
+        "set": set_name,
+        "seconds": seconds,
+        "scores": scores,
+        "layout": result.diagnostics.layout,
+        "dpi": opts.dpi,
+        "grid": opts.grid_color,
+        "rotation": opts.degradations.rotation_deg,
+    }
 
 
 def real_scans(out: Path) -> list[str]:
@@ -99,9 +111,11 @@ def real_scans(out: Path) -> list[str]:
             r.save_overlay(out / f"{path.stem}_overlay.png", overwrite=True)
             d = r.diagnostics
             kept = sum(ld.kept for ld in d.leads)
-            lines.append(f"{path.name:24s} ok     {d.layout:12s} {kept:2d}/12 leads  "
-                         f"{d.px_per_mm_x:6.2f} px/mm  rot {d.rotation_deg:+.2f}  "
-                         f"{'; '.join(d.warnings)}")
+            lines.append(
+                f"{path.name:24s} ok     {d.layout:12s} {kept:2d}/12 leads  "
+                f"{d.px_per_mm_x:6.2f} px/mm  rot {d.rotation_deg:+.2f}  "
+                f"{'; '.join(d.warnings)}"
+            )
         except Exception as exc:
             lines.append(f"{path.name:24s} error  {type(exc).__name__}: {exc}")
     return lines
@@ -130,46 +144,65 @@ def main(argv: list[str] | None = None) -> int:
 
     from ecgdigitize.config import LEAD_NAMES
 
-    print(f"# Digitizer accuracy: PTB-XL {a.first:05d}-{a.last:05d}, sets {', '.join(sets)} "
-          f"({wall:.0f} s wall, {a.jobs} workers)\n")
+    print(
+        f"# Digitizer accuracy: PTB-XL {a.first:05d}-{a.last:05d}, sets {', '.join(sets)} "
+        f"({wall:.0f} s wall, {a.jobs} workers)\n"
+    )
     print("| set | pages | failed | SNR dB | SNR-median dB | KS | ASCI | WAD mV | s/page |")
     print("|---|---|---|---|---|---|---|---|---|")
     for s in sets:
         ok = [r for r in results if r["set"] == s and "scores" in r]
         failed = [r for r in results if r["set"] == s and "error" in r]
-        pooled = {m: float(np.nanmean([v for r in ok for v in r["scores"][m].values()]))
-                  if ok else float("nan") for m in METRICS}
+        pooled = {
+            m: float(np.nanmean([v for r in ok for v in r["scores"][m].values()]))
+            if ok
+            else float("nan")
+            for m in METRICS
+        }
         # Failed pages count as SNR 0 (the challenge's rule for a missing output).
         n_leads = 12 * (len(ok) + len(failed))
-        snr_all = (sum(v for r in ok for v in r["scores"]["snr"].values()
-                       if np.isfinite(v)) / n_leads) if n_leads else float("nan")
+        snr_all = (
+            (sum(v for r in ok for v in r["scores"]["snr"].values() if np.isfinite(v)) / n_leads)
+            if n_leads
+            else float("nan")
+        )
         secs = np.median([r["seconds"] for r in ok]) if ok else float("nan")
-        print(f"| {s} | {len(ok) + len(failed)} | {len(failed)} | {snr_all:.2f} | "
-              f"{pooled['snr-median']:.2f} | {pooled['ks']:.3f} | {pooled['asci']:.3f} | "
-              f"{pooled['wad']:.4f} | {secs:.2f} |")
+        print(
+            f"| {s} | {len(ok) + len(failed)} | {len(failed)} | {snr_all:.2f} | "
+            f"{pooled['snr-median']:.2f} | {pooled['ks']:.3f} | {pooled['asci']:.3f} | "
+            f"{pooled['wad']:.4f} | {secs:.2f} |"
+        )
     print("\nPer-lead SNR (dB):\n")
     print("| set | " + " | ".join(LEAD_NAMES) + " |")
     print("|---|" + "---|" * 12)
     for s in sets:
         ok = [r for r in results if r["set"] == s and "scores" in r]
-        vals = [np.nanmean([r["scores"]["snr"][lead] for r in ok]) if ok else np.nan
-                for lead in LEAD_NAMES]
+        vals = [
+            np.nanmean([r["scores"]["snr"][lead] for r in ok]) if ok else np.nan
+            for lead in LEAD_NAMES
+        ]
         print(f"| {s} | " + " | ".join(f"{v:.1f}" for v in vals) + " |")
     failures = [r for r in results if "error" in r]
     print(f"\nFailures: {len(failures)}")
     for r in failures:
         print(f"- {r['set']} {r['id']:05d}: {r['error']}")
-    worst = sorted((r for r in results if "scores" in r),
-                   key=lambda r: np.nanmean(list(r["scores"]["snr"].values())))[:5]
+    worst = sorted(
+        (r for r in results if "scores" in r),
+        key=lambda r: np.nanmean(list(r["scores"]["snr"].values())),
+    )[:5]
     print("\nLowest-scoring pages:")
     for r in worst:
-        print(f"- {r['set']} {r['id']:05d}: {np.nanmean(list(r['scores']['snr'].values())):.1f}"
-              f" dB (dpi {r['dpi']:g}, grid {r['grid']}, rotation {r['rotation']:+.1f})")
+        print(
+            f"- {r['set']} {r['id']:05d}: {np.nanmean(list(r['scores']['snr'].values())):.1f}"
+            f" dB (dpi {r['dpi']:g}, grid {r['grid']}, rotation {r['rotation']:+.1f})"
+        )
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "results.json").write_text(json.dumps(results, indent=1, default=float))
     if not a.no_real:
-        print("\nReal clinical scans (no ground truth; overlays in "
-              f"{a.out.relative_to(REPO) if a.out.is_relative_to(REPO) else a.out}):\n")
+        print(
+            "\nReal clinical scans (no ground truth; overlays in "
+            f"{a.out.relative_to(REPO) if a.out.is_relative_to(REPO) else a.out}):\n"
+        )
         for line in real_scans(a.out):
             print("    " + line)
     return 0

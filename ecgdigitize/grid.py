@@ -103,14 +103,16 @@ def _periodicity(
         best += 1
     fundamental = float(candidates[best])
     strength = float(np.clip(scores[best], 0.0, 1.0))
-    # Minor lines inside it: acf peaks at 1-4 fifths of the pattern, above the half-steps.
+    # Finer lines inside it: the smallest integer fraction of the period whose comb is still
+    # strong (a 5 mm-only grid scores about 1/5 at a fifth, and about 1/2 at a half).
     fifth = fundamental / 5.0
-    interior = (
-        np.interp(np.arange(1, 5) * fifth, lags, acf).mean()
-        - np.interp((np.arange(1, 6) - 0.5) * fifth, lags, acf).mean()
-    )
-    if fifth >= max(min_px, 2.0) and interior > 0.15 * scores[best]:
-        fundamental, minor_visible = fifth, True
+    finer = [
+        fundamental / d
+        for d in (5, 4, 3, 2)
+        if fundamental / d >= max(min_px, 2.0) and comb(fundamental / d) >= 0.6 * comb(fundamental)
+    ]
+    if finer:
+        fundamental, minor_visible = finer[0], True
     else:
         # One period only: either 1 mm lines, or 5 mm lines with the minor lines unresolved:
         # take the reading that makes the scale plausible (within range and, when known,

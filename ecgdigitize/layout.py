@@ -335,8 +335,6 @@ def place_panels(
         x0 = origin + panel.start_s * px_per_s
         x1 = origin + panel.end_s * px_per_s
         boxes.append(
-            PanelBox(
-                panel, panel.row, round(x0), round(x1), float(origin), float(px_per_s)
-            )
+            PanelBox(panel, panel.row, round(x0), round(x1), float(origin), float(px_per_s))
         )
     return boxes

@@ -183,7 +183,6 @@ def extract_trace(
         return TracePath(empty, empty, np.zeros(0, bool), 0.0, 0.0, 0.0)
     heights = np.array([path[c][1] - path[c][0] for c in present])  # type: ignore[index]
     lw = float(np.median(heights))
-    centres = {c: (path[c][0] + path[c][1] - 1) / 2.0 for c in present}  # type: ignore[index]
     xs: list[float] = []
     ys: list[float] = []
     gaps: list[bool] = []

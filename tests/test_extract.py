@@ -85,7 +85,7 @@ def test_blank_page_is_a_clear_error() -> None:
 def test_corrupt_image(tmp_path: Path) -> None:
     bad = tmp_path / "scan.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a PNG")
-    with pytest.raises(ImageReadError, match="scan.png: not a readable image"):
+    with pytest.raises(ImageReadError, match=r"scan\.png: not a readable image"):
         digitize(bad)
     empty = tmp_path / "empty.jpg"
     empty.write_bytes(b"")
