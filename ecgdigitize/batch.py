@@ -852,16 +852,19 @@ def _run_local(
     settings: BatchSettings,
     jobs: int,
     on_result: Callable[[int, PageResult], None],
+    *,
+    work: Callable[[PageJob, BatchSettings], PageResult] = digitize_job,
 ) -> None:
     """Run `todo` in a process pool; a pool broken by a dying worker is replaced.
 
     The pages in flight when a worker died are then run one at a time in their own pool, so
-    only the page that kills its worker is reported as failed.
+    only the page that kills its worker is reported as failed. `work` (a module-level
+    function) digitizes one page; tests replace it.
     """
     ctx = _mp_context()
     lifeline, keep_alive = ctx.Pipe(duplex=False)
     try:
-        _run_pools(todo, settings, jobs, on_result, ctx, lifeline)
+        _run_pools(todo, settings, jobs, on_result, ctx, lifeline, work)
     finally:  # after every pool has shut down
         lifeline.close()
         keep_alive.close()
@@ -874,6 +877,7 @@ def _run_pools(
     on_result: Callable[[int, PageResult], None],
     ctx: Any,
     lifeline: Any,
+    work: Callable[[PageJob, BatchSettings], PageResult],
 ) -> None:
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
@@ -891,7 +895,7 @@ def _run_pools(
             index, job = suspects.popleft()
             with new_pool(1) as pool:
                 try:
-                    on_result(index, pool.submit(digitize_job, job, settings).result())
+                    on_result(index, pool.submit(work, job, settings).result())
                 except BrokenProcessPool:
                     on_result(index, _failed(job, _WORKER_DIED))
             continue
@@ -900,7 +904,7 @@ def _run_pools(
             try:
                 while queue or pending:
                     while queue and len(pending) < 2 * jobs:
-                        future = pool.submit(digitize_job, queue[0][1], settings)
+                        future = pool.submit(work, queue[0][1], settings)
                         pending[future] = queue.popleft()
                     finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for future in finished:

@@ -73,18 +73,36 @@ class PanelBox:
     px_per_s: float
 
 
-def trace_components(mask: np.ndarray, *, min_width_px: float) -> np.ndarray:
+def connected_components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """8-connected component labels and OpenCV stats (left, top, width, height, area)."""
+    import cv2
+
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    return labels, stats
+
+
+def trace_components(
+    mask: np.ndarray,
+    *,
+    min_width_px: float,
+    components: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """Keep connected components at least `min_width_px` wide (trace, not text or specks)."""
     import cv2
 
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    keep = np.zeros(n, dtype=bool)
+    labels, stats = components if components is not None else connected_components(mask)
+    keep = np.zeros(stats.shape[0], dtype=bool)
     keep[1:] = stats[1:, cv2.CC_STAT_WIDTH] >= min_width_px
     return keep[labels]
 
 
 def find_rows(
-    mask: np.ndarray, *, px_per_mm_y: float, px_per_mm_x: float, min_spacing_mm: float = 9.0
+    mask: np.ndarray,
+    *,
+    px_per_mm_y: float,
+    px_per_mm_x: float,
+    min_spacing_mm: float = 9.0,
+    components: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[float]:
     """Find the baselines of trace rows from the horizontal projection of trace ink.
 
@@ -105,7 +123,7 @@ def find_rows(
     from scipy.ndimage import gaussian_filter1d
     from scipy.signal import find_peaks
 
-    wide = trace_components(mask, min_width_px=8 * px_per_mm_x)
+    wide = trace_components(mask, min_width_px=8 * px_per_mm_x, components=components)
     profile = gaussian_filter1d(wide.sum(axis=1).astype(np.float64), sigma=0.7 * px_per_mm_y)
     if profile.max() <= 0:
         raise TraceNotFoundError("no ECG trace found on the page")
@@ -214,13 +232,14 @@ def analyse_rows(
     gain_mm_mv: float,
 ) -> list[Row]:
     """Find rows, their bands, horizontal extents and calibration pulses."""
-    baselines = find_rows(mask, px_per_mm_y=px_per_mm_y, px_per_mm_x=px_per_mm_x)
+    components = connected_components(mask)
+    baselines = find_rows(
+        mask, px_per_mm_y=px_per_mm_y, px_per_mm_x=px_per_mm_x, components=components
+    )
     bands = row_bands(baselines, mask.shape[0], px_per_mm_y=px_per_mm_y)
     import cv2
 
-    _n_cc, labels, stats, _ = cv2.connectedComponentsWithStats(
-        mask.astype(np.uint8), connectivity=8
-    )
+    labels, stats = components
     wide_cc = stats[:, cv2.CC_STAT_WIDTH] >= 3 * px_per_mm_x
     wide_cc[0] = False
     rows = []

@@ -78,7 +78,7 @@ def flatten_background(image: np.ndarray, *, window_px: int) -> np.ndarray:
 
 
 def estimate_rotation(
-    darkness: np.ndarray, *, max_angle_deg: float = 15.0, work_width_px: int = 900
+    darkness: np.ndarray, *, max_angle_deg: float = 15.0, work_width_px: int = 640
 ) -> float:
     """Estimate the page rotation from the sharpness of its horizontal projection profile.
 
@@ -123,11 +123,18 @@ def estimate_rotation(
         d = np.diff(profile)
         return float(np.dot(d, d))
 
+    # Coarse 1° steps, then 0.25° steps around the best, then a parabola through the peak.
     best = 0.0
-    for step, span in ((1.0, max_angle_deg), (0.2, 1.0), (0.04, 0.2)):
+    for step, span in ((1.0, max_angle_deg), (0.25, 1.0)):
         angles = best + np.arange(-span, span + step / 2, step)
-        scores = [sharpness(float(a)) for a in angles]
-        best = float(angles[int(np.argmax(scores))])
+        scores = np.array([sharpness(float(a)) for a in angles])
+        i = int(np.argmax(scores))
+        best = float(angles[i])
+    if 0 < i < len(scores) - 1:
+        a, b, c = scores[i - 1], scores[i], scores[i + 1]
+        denom = a - 2 * b + c
+        if denom < 0:
+            best += 0.25 * 0.5 * (a - c) / denom
     # warpAffine with a positive angle rotates the image counter-clockwise, so the page was
     # rotated by -best.
     return -best

@@ -17,7 +17,10 @@ from click.testing import CliRunner
 
 from ecgdigitize.batch import (
     MANIFEST_COLUMNS,
+    BatchSettings,
     ManifestRow,
+    PageJob,
+    PageResult,
     discover_inputs,
     read_manifest,
     record_name,
@@ -415,3 +418,31 @@ def test_library_progress_callback(tmp_path: Path) -> None:
         "file is empty (0 bytes)",
         "not a readable image (unknown or corrupt format)",
     ]
+
+
+def _die_on_p2(job: PageJob, settings: BatchSettings) -> PageResult:
+    """Stand-in for digitize_job whose worker process dies on page p2 (like a native crash)."""
+    if job.input == "p2.png":
+        os._exit(3)
+    time.sleep(0.05)
+    return PageResult(ManifestRow(job.input, job.page, job.output, "ok"))
+
+
+def test_a_dying_worker_fails_only_its_page(tmp_path: Path) -> None:
+    from ecgdigitize.batch import _run_local
+
+    jobs = [PageJob(f"p{k}.png", 1, 1, f"p{k}") for k in range(1, 6)]
+    settings = BatchSettings(in_dir=tmp_path, out_dir=tmp_path)
+    results: dict[int, ManifestRow] = {}
+    _run_local(
+        list(enumerate(jobs)),
+        settings,
+        2,
+        lambda i, r: results.__setitem__(i, r.row),
+        work=_die_on_p2,
+    )
+    assert [results[i].status for i in range(5)] == ["ok", "failed", "ok", "ok", "ok"]
+    assert results[1].error == (
+        "internal error: the worker process died while digitizing this page "
+        "(out of memory, or a crash in a native library)"
+    )
