@@ -40,6 +40,7 @@ _LAZY = {
     "RenderedSheet": ("ecgdigitize.render", "RenderedSheet"),
     "metrics": ("ecgdigitize.metrics", None),
     "classify": ("ecgdigitize.classify", "classify"),
+    "run_batch": ("ecgdigitize.batch", "run_batch"),
 }
 
 __all__ = [

@@ -710,7 +710,7 @@ def run_batch(
             + f" (looked for {', '.join(SUPPORTED_SUFFIXES)} in every subfolder)"
         )
     manifest = out / MANIFEST_NAME
-    previous = _previous_rows(manifest, out, resume=resume)
+    previous = _previous_rows(manifest, Path(out_dir), resume=resume)
 
     rows: dict[int, ManifestRow] = {}
     todo: list[tuple[int, PageJob]] = []
@@ -726,6 +726,8 @@ def run_batch(
         else:
             todo.append((index, job))
 
+    # Connect before writing anything, so that a wrong address leaves OUT untouched.
+    client = _dask_client(scheduler) if todo and scheduler is not None else None
     out.mkdir(parents=True, exist_ok=True)
     remove_temporaries(out)
     write_manifest(manifest, [rows[i] for i in sorted(rows)])
@@ -750,8 +752,9 @@ def run_batch(
             progress(BatchProgress(done, len(todo), failed, n_skipped, elapsed, result))
 
     try:
-        if todo and scheduler is not None:
-            _run_dask(todo, settings, scheduler, on_result)
+        if client is not None:
+            with client:
+                _run_dask(todo, settings, client, on_result)
         elif todo:
             _run_local(todo, settings, min(jobs or default_jobs(), len(todo)), on_result)
     finally:
@@ -908,10 +911,15 @@ def _run_pools(
                         pending[future] = queue.popleft()
                     finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for future in finished:
-                        index, job = pending.pop(future)
-                        on_result(index, future.result())
+                        result = future.result()  # BrokenProcessPool if a worker died
+                        on_result(pending.pop(future)[0], result)
             except BrokenProcessPool:
-                suspects.extend(pending.values())
+                # Keep what finished before the pool broke; the rest become suspects.
+                for future, (index, job) in pending.items():
+                    if future.done() and future.exception() is None:
+                        on_result(index, future.result())
+                    else:
+                        suspects.append((index, job))
                 pending.clear()
             except KeyboardInterrupt:
                 _finish_in_flight(pending, on_result)
@@ -930,52 +938,57 @@ def _finish_in_flight(
             on_result(running[future][0], future.result())
 
 
-def _run_dask(
-    todo: list[tuple[int, PageJob]],
-    settings: BatchSettings,
-    scheduler: str,
-    on_result: Callable[[int, PageResult], None],
-) -> None:
-    """Run `todo` on the Dask distributed cluster at `scheduler`."""
+def _dask_client(scheduler: str) -> Any:
+    """A Dask distributed client connected to `scheduler`, or a clear error."""
     try:
-        from distributed import Client, as_completed
+        from distributed import Client
     except ImportError:
         raise EcgDigitizeError(
             "--scheduler needs Dask distributed: pip install 'ecgdigitize[dask]'"
         ) from None
     try:
-        client = Client(scheduler, timeout="20s", set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
+        return Client(scheduler, timeout="20s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
         raise EcgDigitizeError(
             f"cannot connect to the Dask scheduler at {scheduler}: {exc}"
         ) from exc
-    with client:
-        threads = max(1, sum(client.nthreads().values()))
-        window = max(4, 2 * threads)
-        token = f"ecgdigitize-page-{os.getpid()}-{time.time_ns()}"
-        queue = deque(todo)
-        pending: dict[Any, tuple[int, PageJob]] = {}
 
-        def submit() -> Any:
-            index, job = queue.popleft()
-            future = client.submit(
-                digitize_job, job, settings, key=f"{token}-{index}", pure=False, retries=0
-            )
-            pending[future] = (index, job)
-            return future
 
-        try:
-            first = [submit() for _ in range(min(window, len(queue)))]
-            completed = as_completed(first, loop=client.loop)
-            for future in completed:
-                index, job = pending.pop(future)
-                try:
-                    result = future.result()
-                except Exception as exc:  # e.g. KilledWorker after repeated worker deaths
-                    result = _failed(job, f"internal error: {type(exc).__name__}: {exc}")
-                on_result(index, result)
-                if queue:
-                    completed.add(submit())
-        except KeyboardInterrupt:
-            client.cancel(list(pending))
-            raise
+def _run_dask(
+    todo: list[tuple[int, PageJob]],
+    settings: BatchSettings,
+    client: Any,
+    on_result: Callable[[int, PageResult], None],
+) -> None:
+    """Run `todo` on a Dask distributed cluster, a few pages per worker thread at a time."""
+    from distributed import as_completed
+
+    threads = max(1, sum(client.nthreads().values()))
+    window = max(4, 2 * threads)
+    token = f"ecgdigitize-page-{os.getpid()}-{time.time_ns()}"
+    queue = deque(todo)
+    pending: dict[Any, tuple[int, PageJob]] = {}
+
+    def submit() -> Any:
+        index, job = queue.popleft()
+        future = client.submit(
+            digitize_job, job, settings, key=f"{token}-{index}", pure=False, retries=0
+        )
+        pending[future] = (index, job)
+        return future
+
+    try:
+        first = [submit() for _ in range(min(window, len(queue)))]
+        completed = as_completed(first, loop=client.loop)
+        for future in completed:
+            index, job = pending.pop(future)
+            try:
+                result = future.result()
+            except Exception as exc:  # e.g. KilledWorker after repeated worker deaths
+                result = _failed(job, f"internal error: {type(exc).__name__}: {exc}")
+            on_result(index, result)
+            if queue:
+                completed.add(submit())
+    except KeyboardInterrupt:
+        client.cancel(list(pending))
+        raise

@@ -55,6 +55,18 @@ def grid_residual(mask: np.ndarray, *, px_per_mm_x: float, px_per_mm_y: float) -
     return float(np.clip(max(scores), 0.0, 1.0))
 
 
+def remove_grid_lines(mask: np.ndarray, *, min_density: float = 0.2) -> np.ndarray:
+    """Clear the rows and columns of `mask` that are mostly ink (straight grid lines).
+
+    A trace covers a small fraction of any one column, and of any one row except along a long
+    flat stretch; lines printed across the page cover most of it.
+    """
+    out = mask.copy()
+    out[mask.mean(axis=1) > min_density, :] = False
+    out[:, mask.mean(axis=0) > min_density] = False
+    return out
+
+
 def binarize(
     ink: np.ndarray,
     *,
@@ -114,6 +126,13 @@ def binarize(
         mask = ink > threshold
         residual = grid_residual(mask, px_per_mm_x=px_per_mm_x, px_per_mm_y=px_per_mm_y)
         iterations += 1
+    if residual > residual_limit:
+        # The grid is as dark as the trace (black-and-white or black-grid pages): no threshold
+        # separates them. Grid lines cross the whole page, so rows and columns whose ink
+        # density is far above the trace's are grid lines: remove them (the trace loses a
+        # pixel where it crosses one; the trace follower bridges such gaps).
+        mask = remove_grid_lines(mask)
+        residual = grid_residual(mask, px_per_mm_x=px_per_mm_x, px_per_mm_y=px_per_mm_y)
     if min_object_px is None:
         min_object_px = max(4, int(0.25 * px_per_mm_x * px_per_mm_y))
     mask = remove_small_objects(mask, max_size=min_object_px - 1)

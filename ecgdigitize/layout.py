@@ -232,7 +232,15 @@ def analyse_rows(
     gain_mm_mv: float,
 ) -> list[Row]:
     """Find rows, their bands, horizontal extents and calibration pulses."""
-    components = connected_components(mask)
+    # Components of the mask closed over 1 mm horizontally, so a trace broken by thresholding
+    # (thin lines at low resolution) still counts as one long component.
+    import cv2
+
+    k = max(3, round(px_per_mm_x) | 1)
+    closed = cv2.morphologyEx(
+        mask.astype(np.uint8), cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, 3))
+    )
+    components = connected_components(closed.astype(bool))
     baselines = find_rows(
         mask, px_per_mm_y=px_per_mm_y, px_per_mm_x=px_per_mm_x, components=components
     )

@@ -22,6 +22,8 @@ from .trace import estimate_line_width, extract_trace
 # A landscape page is about 280 mm wide: the expected scale, used only to tell the 1 mm grid
 # from the 5 mm grid when only one of them is visible.
 _TYPICAL_PAGE_WIDTH_MM = 280.0
+# Grids whose periodicity is weaker than this are checked against the calibration pulses.
+_WEAK_GRID = 0.3
 
 
 def digitize(
@@ -112,6 +114,17 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
 
     # 2. grid: scale from the grid, else from the resolution
     dpi = options.dpi or page.dpi
+
+    def pulse_scale_or_none() -> tuple[float, float] | None:
+        scale = scale_from_pulses(
+            pre.ink,
+            prior_px_per_mm=w / _TYPICAL_PAGE_WIDTH_MM,
+            gain_mm_mv=options.gain_mm_mv,
+            speed_mm_s=options.speed_mm_s,
+        )
+        # The pulse's height (1 mV) is read more precisely than its width: square pixels.
+        return None if scale is None else (scale[1], scale[1])
+
     try:
         pitch = estimate_grid_pitch(1.0 - pre.gray, prior_mm_px=w / _TYPICAL_PAGE_WIDTH_MM)
         px_x, px_y, scale_source, grid_conf = (
@@ -120,15 +133,33 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
             "grid",
             pitch.confidence,
         )
+        if pitch.confidence < _WEAK_GRID:
+            # A weak periodicity may be no grid at all (QRS complexes, text): check it against
+            # the calibration pulses, which do not depend on it.
+            pulse_scale = pulse_scale_or_none()
+            if pulse_scale is not None and abs(np.log(pulse_scale[1] / px_y)) > np.log(1.15):
+                px_x, px_y = pulse_scale
+                scale_source = "pulse"
+                warnings.append(
+                    f"weak grid ({pitch.confidence:.2f}) disagrees with the calibration pulses; "
+                    "scale taken from the pulses"
+                )
     except GridNotFoundError:
-        if dpi is None:
+        # Fall back to the calibration pulses (1 mV x 0.2 s), then to the file's resolution.
+        pulse_scale = pulse_scale_or_none()
+        if pulse_scale is not None:
+            px_x, px_y = pulse_scale
+            scale_source, grid_conf = "pulse", 0.0
+            warnings.append("no grid found; scale taken from the calibration pulses")
+        elif dpi is not None:
+            px_x = px_y = dpi / 25.4
+            scale_source, grid_conf = "dpi", 0.0
+            warnings.append(f"no grid found; scale taken from {dpi:g} dpi")
+        else:
             raise GridNotFoundError(
-                "no ECG grid found (searched 1.5–40 px/mm) and the file records no resolution; "
-                "pass --dpi"
+                "no ECG grid found (searched 1.5–40 px/mm), no calibration pulse, and the file "
+                "records no resolution; pass --dpi"
             ) from None
-        px_x = px_y = dpi / 25.4
-        scale_source, grid_conf = "dpi", 0.0
-        warnings.append(f"no grid found; scale taken from {dpi:g} dpi")
     lap("grid")
 
     # 3. binarize
@@ -255,6 +286,34 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
 
 
 STANDARD_GAINS_MM_MV = (2.5, 5.0, 10.0, 20.0, 40.0)
+
+
+def scale_from_pulses(
+    ink: np.ndarray, *, prior_px_per_mm: float, gain_mm_mv: float, speed_mm_s: float
+) -> tuple[float, float] | None:
+    """Pixels per mm (x, y) from the calibration pulses, for pages whose grid is not found.
+
+    The page is binarized and its rows analysed at a rough scale (the page-width guess); a
+    pulse is 1 mV tall (``gain_mm_mv`` mm) and 0.2 s wide (``0.2 * speed_mm_s`` mm), line
+    centre to line centre. Returns None when no pulse is found.
+    """
+    try:
+        tm = binarize(ink, px_per_mm_x=prior_px_per_mm, px_per_mm_y=prior_px_per_mm)
+        rows = analyse_rows(
+            tm.mask,
+            px_per_mm_x=prior_px_per_mm,
+            px_per_mm_y=prior_px_per_mm,
+            gain_mm_mv=gain_mm_mv,
+        )
+    except EcgDigitizeError:
+        return None
+    pulses = [r.pulse for r in rows if r.pulse is not None]
+    if not pulses:
+        return None
+    lw = estimate_line_width(tm.mask)
+    height = float(np.median([p.height_px for p in pulses])) + 1.0 - lw
+    width = float(np.median([p.x1 - p.x0 for p in pulses])) + 1.0 - lw
+    return width / (0.2 * speed_mm_s), height / gain_mm_mv
 
 
 def calibrate(
