@@ -230,17 +230,27 @@ def analyse_rows(
     px_per_mm_x: float,
     px_per_mm_y: float,
     gain_mm_mv: float,
+    close_gaps: bool = False,
 ) -> list[Row]:
-    """Find rows, their bands, horizontal extents and calibration pulses."""
-    # Components of the mask closed over 1 mm horizontally, so a trace broken by thresholding
-    # (thin lines at low resolution) still counts as one long component.
-    import cv2
+    """Find rows, their bands, horizontal extents and calibration pulses.
 
-    k = max(3, round(px_per_mm_x) | 1)
-    closed = cv2.morphologyEx(
-        mask.astype(np.uint8), cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, 3))
-    )
-    components = connected_components(closed.astype(bool))
+    With `close_gaps`, components are found after a 1 mm horizontal closing (for traces that
+    thresholding broke into pieces; it also merges printed words, so it is a fallback).
+    """
+    if close_gaps:
+        # Components of the mask closed over 1 mm horizontally, so a trace broken by
+        # thresholding (thin lines at low resolution) still counts as one long component.
+        import cv2
+
+        k = max(3, round(px_per_mm_x) | 1)
+        closed = cv2.morphologyEx(
+            mask.astype(np.uint8),
+            cv2.MORPH_CLOSE,
+            cv2.getStructuringElement(cv2.MORPH_RECT, (k, 3)),
+        )
+        components = connected_components(closed.astype(bool))
+    else:
+        components = connected_components(mask)
     baselines = find_rows(
         mask, px_per_mm_y=px_per_mm_y, px_per_mm_x=px_per_mm_x, components=components
     )

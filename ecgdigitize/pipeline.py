@@ -169,7 +169,20 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
     lap("binarize")
 
     # 4. layout
-    rows = analyse_rows(tm.mask, px_per_mm_x=px_x, px_per_mm_y=px_y, gain_mm_mv=options.gain_mm_mv)
+    try:
+        rows = analyse_rows(
+            tm.mask, px_per_mm_x=px_x, px_per_mm_y=px_y, gain_mm_mv=options.gain_mm_mv
+        )
+    except TraceNotFoundError:
+        # Perhaps a thin trace broken into pieces: bridge 1 mm gaps and look again.
+        rows = analyse_rows(
+            tm.mask,
+            px_per_mm_x=px_x,
+            px_per_mm_y=px_y,
+            gain_mm_mv=options.gain_mm_mv,
+            close_gaps=True,
+        )
+        warnings.append("trace broken into pieces; rows found after bridging 1 mm gaps")
     if options.layout == "auto":
         layout, layout_source = infer_layout(len(rows)), "auto"
     else:
