@@ -206,9 +206,31 @@ def extract_trace(
             pts = [(float(c), top + lw / 2.0 - 0.5)]
         elif tall and nbrs and all(bot >= nb[1] for nb in nbrs):  # type: ignore[index]
             pts = [(float(c), bot - lw / 2.0 - 0.5)]
+        elif (
+            tall
+            and prev_c == c - 1
+            and next_c == c + 1
+            and min(
+                path[prev_c][1] - path[prev_c][0],  # type: ignore[index]
+                path[next_c][1] - path[next_c][0],
+            )
+            > 1.5 * lw + 1
+        ):  # type: ignore[index]
+            # Inside a steep stroke: a pen of radius r inks column c from x = c - 1/2 - r to
+            # c + 1/2 + r, so the run's centre smears curvature. The facing ends of the
+            # neighbouring runs lie at x = c - 1/2 + r and c + 1/2 - r: their mean is the
+            # value at c over a much narrower window.
+            ptop, pbot, _ = path[prev_c]  # type: ignore[misc]
+            ntop, nbot, _ = path[next_c]  # type: ignore[misc]
+            pmid, nmid = (ptop + pbot - 1) / 2.0, (ntop + nbot - 1) / 2.0
+            if nmid > pmid:  # descending on the page (y grows): prev's bottom, next's top
+                est = (pbot - 1 + ntop) / 2.0
+            else:
+                est = (ptop + nbot - 1) / 2.0
+            pts = [(float(c), float(np.clip(est, top, bot - 1)))]
         else:
-            # A flat stretch or a monotone stroke: a line of finite width crosses column c
-            # over a run centred on its value at c.
+            # A flat stretch or a gentle slope: a line of finite width crosses column c over
+            # a run centred on its value at c.
             pts = [(float(c), mid)]
         for px, py in pts:
             xs.append(px + x_offset)
