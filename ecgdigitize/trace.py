@@ -160,11 +160,11 @@ def extract_trace(
 ) -> TracePath:
     """Recover the trace of one panel as sub-column points.
 
-    Each column on the least-cost path contributes one point: the centre of its run (a line
-    of finite width crosses a column over a run centred on its value there, on flat stretches
-    and steep strokes alike), except at a sharp extremum — a tall run reaching further up (or
-    down) than its neighbours' runs — where that end of the run, less half the line width, is
-    the peak.
+    Each column on the least-cost path contributes one point: on flat stretches and gentle
+    slopes the centre of its run (a line of finite width crosses a column over a run centred
+    on its value there); at a sharp extremum — a tall run reaching further up (or down) than
+    its neighbours' runs — that end of the run, less half the line width; inside a steep
+    stroke the mean of the facing ends of the neighbouring columns' runs.
 
     Parameters
     ----------
@@ -177,65 +177,55 @@ def extract_trace(
     """
     _h, w = mask.shape
     path = least_cost_path(mask, start_y=None if start_y is None else start_y - y_offset)
-    present = [c for c in range(w) if path[c] is not None]
+    nodes: dict[int, tuple[int, int]] = {c: (p[0], p[1]) for c, p in enumerate(path) if p}
+    present = sorted(nodes)
     if not present:
         empty = np.zeros(0)
         return TracePath(empty, empty, np.zeros(0, bool), 0.0, 0.0, 0.0)
-    heights = np.array([path[c][1] - path[c][0] for c in present])  # type: ignore[index]
-    lw = float(np.median(heights))
+    lw = float(np.median([bot - top for top, bot in nodes.values()]))
+
+    def is_tall(c: int | None) -> bool:
+        return c is not None and nodes[c][1] - nodes[c][0] > 1.5 * lw + 1
+
     xs: list[float] = []
     ys: list[float] = []
     gaps: list[bool] = []
     connected = 0
     for i, c in enumerate(present):
-        top, bot, _ = path[c]  # type: ignore[misc]
+        top, bot = nodes[c]
         prev_c = present[i - 1] if i > 0 else None
         next_c = present[i + 1] if i + 1 < len(present) else None
         if prev_c is not None:
-            ptop, pbot, _ = path[prev_c]  # type: ignore[misc]
+            ptop, pbot = nodes[prev_c]
             if c - prev_c == 1 and max(0, top - pbot, ptop - bot) == 0:
                 connected += 1
-        new_gap = prev_c is not None and c - prev_c > max_gap_px
-        if gaps and new_gap:
+        if gaps and prev_c is not None and c - prev_c > max_gap_px:
             gaps[-1] = True
-        tall = bot - top > 1.5 * lw + 1
-        mid = (top + bot - 1) / 2.0
-        nbrs = [path[k] for k in (prev_c, next_c) if k is not None and abs(k - c) <= 2]
-        if tall and nbrs and all(top <= nb[0] for nb in nbrs):  # type: ignore[index]
+        tall = is_tall(c)
+        nbrs = [nodes[k] for k in (prev_c, next_c) if k is not None and abs(k - c) <= 2]
+        if tall and nbrs and all(top <= nb[0] for nb in nbrs):
             # The run reaching highest among its neighbours holds a peak: its upper end.
-            pts = [(float(c), top + lw / 2.0 - 0.5)]
-        elif tall and nbrs and all(bot >= nb[1] for nb in nbrs):  # type: ignore[index]
-            pts = [(float(c), bot - lw / 2.0 - 0.5)]
-        elif (
-            tall
-            and prev_c == c - 1
-            and next_c == c + 1
-            and min(
-                path[prev_c][1] - path[prev_c][0],  # type: ignore[index]
-                path[next_c][1] - path[next_c][0],
-            )
-            > 1.5 * lw + 1
-        ):  # type: ignore[index]
+            y = top + lw / 2.0 - 0.5
+        elif tall and nbrs and all(bot >= nb[1] for nb in nbrs):
+            y = bot - lw / 2.0 - 0.5
+        elif tall and prev_c == c - 1 and next_c == c + 1 and is_tall(prev_c) and is_tall(next_c):
             # Inside a steep stroke: a pen of radius r inks column c from x = c - 1/2 - r to
             # c + 1/2 + r, so the run's centre smears curvature. The facing ends of the
             # neighbouring runs lie at x = c - 1/2 + r and c + 1/2 - r: their mean is the
             # value at c over a much narrower window.
-            ptop, pbot, _ = path[prev_c]  # type: ignore[misc]
-            ntop, nbot, _ = path[next_c]  # type: ignore[misc]
-            pmid, nmid = (ptop + pbot - 1) / 2.0, (ntop + nbot - 1) / 2.0
-            if nmid > pmid:  # descending on the page (y grows): prev's bottom, next's top
+            (ptop, pbot), (ntop, nbot) = nodes[c - 1], nodes[c + 1]
+            if ntop + nbot > ptop + pbot:  # descending on the page: prev's bottom, next's top
                 est = (pbot - 1 + ntop) / 2.0
             else:
                 est = (ptop + nbot - 1) / 2.0
-            pts = [(float(c), float(np.clip(est, top, bot - 1)))]
+            y = float(np.clip(est, top, bot - 1))
         else:
             # A flat stretch or a gentle slope: a line of finite width crosses column c over
             # a run centred on its value at c.
-            pts = [(float(c), mid)]
-        for px, py in pts:
-            xs.append(px + x_offset)
-            ys.append(py + y_offset)
-            gaps.append(False)
+            y = (top + bot - 1) / 2.0
+        xs.append(float(c + x_offset))
+        ys.append(y + y_offset)
+        gaps.append(False)
     steps = max(1, len(present) - 1)
     return TracePath(
         x=np.asarray(xs),
