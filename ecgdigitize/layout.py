@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import PAGE_DURATION_S, Layout, LeadPanel, get_layout
+from .config import PAGE_DURATION_S, Layout, LeadPanel
 from .errors import LayoutError, TraceNotFoundError
 
 
@@ -310,17 +310,6 @@ def analyse_rows(
     if not rows:
         raise TraceNotFoundError("no ECG trace found on the page")
     return rows
-
-
-def infer_layout(n_rows: int) -> Layout:
-    """Guess the layout from the number of trace rows (before rhythm-lead identification)."""
-    by_rows = {3: "3x4", 4: "3x4+II", 5: "3x4+V1+II", 6: "6x2", 7: "6x2+II", 12: "12x1"}
-    if n_rows not in by_rows:
-        raise LayoutError(
-            f"found {n_rows} trace rows; cannot infer the layout (auto-detection knows 3, 4, 5, "
-            "6, 7 and 12 rows); pass --layout"
-        )
-    return get_layout(by_rows[n_rows])
 
 
 def row_origin(row: Row, *, width_px: float, tolerance_px: float) -> float:

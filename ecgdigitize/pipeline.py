@@ -15,7 +15,8 @@ from .digitization import Diagnostics, Digitization, LeadDiagnostics, OverlayDat
 from .errors import EcgDigitizeError, GridNotFoundError, TraceNotFoundError
 from .grid import estimate_grid_pitch
 from .io.image import Page, page_from_array, read_pages
-from .layout import CalibrationPulse, analyse_rows, infer_layout, place_panels
+from .layout import CalibrationPulse, Row, analyse_rows, place_panels, row_origin
+from .leads import infer_layout
 from .preprocess import preprocess
 from .trace import estimate_line_width, extract_trace
 
@@ -184,7 +185,10 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
         )
         warnings.append("trace broken into pieces; rows found after bridging 1 mm gaps")
     if options.layout == "auto":
-        layout, layout_source = infer_layout(len(rows)), "auto"
+        guess = infer_layout(
+            row_signals(tm.mask, rows, px_per_mm_x=px_x, speed_mm_s=options.speed_mm_s)
+        )
+        layout, layout_source = guess.layout, "auto"
     else:
         layout, layout_source = get_layout(options.layout), "user"
     line_width = estimate_line_width(tm.mask)
@@ -368,6 +372,38 @@ def calibrate(
         "pulse",
         (f"calibration pulse is {measured_mm:.1f} mm tall, not a standard gain; using it as is"),
     )
+
+
+def row_signals(
+    mask: np.ndarray,
+    rows: list[Row],
+    *,
+    px_per_mm_x: float,
+    speed_mm_s: float,
+    fs: float = 100.0,
+) -> list[np.ndarray]:
+    """Each row traced end to end, as a signal in pixels (up positive) over the page at `fs`.
+
+    Used only to infer the layout (rhythm-strip matching), so units and baseline do not
+    matter; NaN where the row has no trace.
+    """
+    px_per_s = px_per_mm_x * speed_mm_s
+    width = PAGE_DURATION_S * px_per_s
+    t = np.arange(round(PAGE_DURATION_S * fs)) / fs
+    out = []
+    for row in rows:
+        x0, x1 = row.x_start, row.x_end + 1
+        trace = extract_trace(
+            mask[row.y0 : row.y1, x0:x1], x_offset=x0, y_offset=row.y0, start_y=row.baseline_y
+        )
+        origin = row_origin(row, width_px=width, tolerance_px=5 * px_per_mm_x)
+        if trace.x.size < 2:
+            out.append(np.full(t.size, np.nan))
+            continue
+        out.append(
+            np.interp(t, (trace.x - origin) / px_per_s, -trace.y, left=np.nan, right=np.nan)
+        )
+    return out
 
 
 def output_names(out: str | os.PathLike[str], n_pages: int) -> list[Path]:

@@ -9,7 +9,8 @@ from ecgdigitize.binarize import binarize, grid_residual
 from ecgdigitize.config import get_layout
 from ecgdigitize.errors import GridNotFoundError
 from ecgdigitize.grid import estimate_grid_pitch
-from ecgdigitize.layout import find_pulse, infer_layout
+from ecgdigitize.layout import find_pulse
+from ecgdigitize.leads import infer_layout
 from ecgdigitize.preprocess import estimate_rotation, rotate_page
 from ecgdigitize.trace import column_runs, estimate_line_width, extract_trace, least_cost_path
 
@@ -120,11 +121,45 @@ def test_find_pulse() -> None:
     )
 
 
+def _row_signals(layout_name: str, rng: np.random.Generator) -> list[np.ndarray]:
+    """Row signals (100 Hz, 10 s) of a page drawn in `layout_name` from random 12-lead data."""
+    from ecgdigitize.config import LEAD_NAMES
+
+    leads = {name: np.cumsum(rng.normal(size=1000)) for name in LEAD_NAMES}
+    layout = get_layout(layout_name)
+    rows = [np.full(1000, np.nan) for _ in range(layout.n_rows)]
+    for p in layout.panels:
+        k0, k1 = round(p.start_s * 100), round(p.end_s * 100)
+        rows[p.row][k0:k1] = (-1 if p.inverted else 1) * leads[p.lead][k0:k1]
+    return rows
+
+
+@pytest.mark.parametrize(
+    "name", ["3x4", "3x4+II", "3x4+V1+II", "3x4+V1+II+V5", "6x2", "6x2+II", "6x2+V5", "12x1"]
+)
+def test_layout_inferred_from_rhythm_strip_matches(name: str) -> None:
+    guess = infer_layout(_row_signals(name, np.random.default_rng(1)))
+    assert guess.layout.name == name
+    assert all(s > 0.99 for s in guess.rhythm_scores)
+
+
+def test_unmatched_rhythm_strips_take_conventional_leads() -> None:
+    rng = np.random.default_rng(2)
+    rows = [*_row_signals("3x4", rng), np.cumsum(rng.normal(size=1000))]
+    guess = infer_layout(rows)
+    assert guess.layout.name == "3x4+II"
+    assert np.isnan(guess.rhythm_scores[0])
+    two = [
+        *_row_signals("3x4", rng),
+        np.cumsum(rng.normal(size=1000)),
+        np.cumsum(rng.normal(size=1000)),
+    ]
+    assert infer_layout(two).layout.name == "3x4+V1+II"
+
+
 def test_layout_inference_and_errors() -> None:
-    assert infer_layout(4).name == "3x4+II"
-    assert infer_layout(12).name == "12x1"
-    with pytest.raises(ValueError, match="found 9 trace rows; cannot infer the layout"):
-        infer_layout(9)
+    with pytest.raises(ValueError, match="found 11 trace rows; cannot infer the layout"):
+        infer_layout([np.zeros(1000)] * 11)
     with pytest.raises(ValueError, match=r"unknown layout '4x4'; expected one of 3x4, 3x4\+II"):
         get_layout("4x4")
     cab = get_layout("cabrera+ii")

@@ -1,0 +1,159 @@
+"""Lead identification: which layout a page has and which lead each rhythm strip shows.
+
+A rhythm strip repeats, over the time window of one column, exactly the signal of the short
+panel of the same lead in the lead grid above it (both are the same 10 s of the same record).
+Correlating each rhythm strip with every panel over that panel's window therefore names the
+strip's lead, and tells a 3x4 page with three rhythm strips from a 6x2 page (both have six
+rows): on a 6x2 page no such match exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import MAX_RHYTHM_STRIPS, PAGE_DURATION_S, Layout, get_layout
+from .errors import LayoutError
+
+MATCH_THRESHOLD = 0.9
+"""Rank correlation above which a rhythm strip is taken to repeat a panel."""
+
+CONVENTIONAL_RHYTHM_LEADS: dict[int, tuple[str, ...]] = {
+    0: (),
+    1: ("II",),
+    2: ("V1", "II"),
+    3: ("V1", "II", "V5"),
+}
+"""Rhythm leads assumed, top to bottom, for strips that match no panel (common cart
+conventions, e.g. GE MAC: V1, II, V5)."""
+
+
+@dataclass(frozen=True)
+class LayoutGuess:
+    """The inferred layout and the evidence for each rhythm strip.
+
+    Attributes
+    ----------
+    layout : Layout
+    rhythm_scores : tuple of float
+        For each rhythm strip, the correlation with the panel it matched (NaN when the strip's
+        lead was assumed, not matched).
+    """
+
+    layout: Layout
+    rhythm_scores: tuple[float, ...]
+
+
+def _window_corr(a: np.ndarray, b: np.ndarray) -> float:
+    """Similarity of two windows: Spearman's rank correlation over the samples where both are
+    finite (robust to the odd stray point a trace follower picks up at a row's end), minus the
+    absolute log ratio of their interquartile ranges."""
+    from scipy.stats import rankdata
+
+    m = np.isfinite(a) & np.isfinite(b)
+    if m.sum() < 20:
+        return float("nan")
+    ra, rb = rankdata(a[m]), rankdata(b[m])
+    x, y = ra - ra.mean(), rb - rb.mean()
+    den = float(np.sqrt(np.dot(x, x) * np.dot(y, y)))
+    if den <= 0:
+        return float("nan")
+    # The same lead printed twice also has the same amplitude: penalise unequal spreads.
+    qa = np.subtract(*np.percentile(a[m], [75, 25]))
+    qb = np.subtract(*np.percentile(b[m], [75, 25]))
+    spread = abs(float(np.log(qa / qb))) if qa > 0 and qb > 0 else 0.0
+    return float(np.dot(x, y) / den) - spread
+
+
+def match_rhythm_strip(
+    strip: np.ndarray, grid_rows: list[np.ndarray], grid: Layout
+) -> tuple[str, float]:
+    """Name the lead of a rhythm strip by matching it against the panels of `grid`.
+
+    Parameters
+    ----------
+    strip : 1-D array
+        The strip's signal over the page (any fixed rate), NaN where not recovered.
+    grid_rows : list of 1-D arrays
+        The signals of the grid rows, same rate and length as `strip`.
+    grid : Layout
+        The lead grid (without rhythm strips) the rows follow.
+
+    Returns
+    -------
+    (lead, correlation)
+        The best-matching panel's lead, and the correlation (NaN if nothing could be compared).
+    """
+    n = strip.size
+    best, best_lead = -np.inf, ""
+    for panel in grid.panels:
+        k0 = round(panel.start_s / PAGE_DURATION_S * n)
+        k1 = round(panel.end_s / PAGE_DURATION_S * n)
+        row = grid_rows[panel.row][k0:k1]
+        c = _window_corr(strip[k0:k1], -row if panel.inverted else row)
+        if np.isfinite(c) and c > best:
+            best, best_lead = c, panel.lead
+    return best_lead, (best if np.isfinite(best) else float("nan"))
+
+
+def infer_layout(row_signals: list[np.ndarray]) -> LayoutGuess:
+    """Infer the layout of a page from the signals of its rows.
+
+    Parameters
+    ----------
+    row_signals : list of 1-D arrays
+        One signal per trace row, top to bottom, each over the full page at a common rate
+        (NaN where not recovered).
+
+    Returns
+    -------
+    LayoutGuess
+
+    Raises
+    ------
+    LayoutError
+        If the number of rows fits no known layout.
+    """
+    n_rows = len(row_signals)
+    if n_rows == 12:
+        return LayoutGuess(get_layout("12x1"), ())
+    candidates: list[tuple[str, int]] = []  # (grid, number of grid rows)
+    if 3 <= n_rows <= 3 + MAX_RHYTHM_STRIPS:
+        candidates.append(("3x4", 3))
+    if 6 <= n_rows <= 6 + MAX_RHYTHM_STRIPS:
+        candidates.append(("6x2", 6))
+    if not candidates:
+        raise LayoutError(
+            f"found {n_rows} trace rows; cannot infer the layout (auto-detection knows 3–6 rows "
+            "for 3x4 with 0–3 rhythm strips, 6–9 for 6x2 with 0–3, and 12 for 12x1); pass "
+            "--layout"
+        )
+    guesses = []
+    for grid_name, n_grid in candidates:
+        grid = get_layout(grid_name)
+        matches = [
+            match_rhythm_strip(strip, row_signals[:n_grid], grid) for strip in row_signals[n_grid:]
+        ]
+        guesses.append((grid_name, [m[0] for m in matches], [m[1] for m in matches]))
+
+    def all_matched(scores: list[float]) -> bool:
+        return all(np.isfinite(sc) and sc >= MATCH_THRESHOLD for sc in scores)
+
+    # Prefer a grid whose rhythm strips all repeat one of its panels (3x4+3 over 6x2 on six
+    # rows only when the three strips really repeat panels).
+    matched = [g for g in guesses if g[1] and all_matched(g[2])]
+    if matched:
+        grid_name, leads, scores = max(matched, key=lambda g: len(g[1]))
+    else:
+        # Otherwise the grid needing the fewest strips; a strip that matched keeps its lead,
+        # the others take the conventional rhythm leads in order (II; V1, II; V1, II, V5).
+        grid_name, leads, scores = min(guesses, key=lambda g: len(g[1]))
+        ok = [np.isfinite(sc) and sc >= MATCH_THRESHOLD for sc in scores]
+        conventional = CONVENTIONAL_RHYTHM_LEADS[len(leads)]
+        leads = [
+            lead if good else conv
+            for lead, good, conv in zip(leads, ok, conventional, strict=True)
+        ]
+        scores = [sc if good else float("nan") for sc, good in zip(scores, ok, strict=True)]
+    return LayoutGuess(get_layout("+".join([grid_name, *leads])), tuple(scores))
