@@ -17,7 +17,16 @@ LEAD_NAMES: tuple[str, ...] = (
 _LEAD_LOOKUP = {name.lower(): name for name in LEAD_NAMES}
 
 PAGE_DURATION_S = 10.0
-"""Seconds of signal shown across the width of a standard page."""
+"""Seconds of signal shown across the width of a standard page (at 25 mm/s or slower)."""
+
+MAX_SIGNAL_WIDTH_MM = 250.0
+"""Width of the signal area of a page: 10 s at 25 mm/s."""
+
+
+def page_duration_s(speed_mm_s: float) -> float:
+    """Seconds of signal on one page at `speed_mm_s` (10 s up to 25 mm/s, fewer above:
+    5 s at 50 mm/s)."""
+    return min(PAGE_DURATION_S, MAX_SIGNAL_WIDTH_MM / speed_mm_s)
 
 
 def canonical_lead_name(name: str) -> str:

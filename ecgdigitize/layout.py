@@ -179,6 +179,7 @@ def find_pulse(
     px_per_mm_x: float,
     px_per_mm_y: float,
     gain_mm_mv: float,
+    speed_mm_s: float = 25.0,
     y_offset: int = 0,
     x_offset: int = 0,
 ) -> CalibrationPulse | None:
@@ -196,7 +197,8 @@ def find_pulse(
     if side not in ("left", "right"):
         raise ValueError(f"side must be 'left' or 'right', not {side!r}")
     expected = gain_mm_mv * px_per_mm_y
-    edges = _vertical_edges(band, int(0.6 * expected))
+    # Edges at least 40 % of the nominal height, so 5 mm/mV pulses are found at 10 mm/mV.
+    edges = _vertical_edges(band, int(0.4 * expected))
     cols = np.flatnonzero(edges)
     if cols.size < 2:
         return None
@@ -205,7 +207,8 @@ def find_pulse(
     if side == "right":
         groups = groups[::-1]
     first = groups[0]
-    width_lo, width_hi = 3.0 * px_per_mm_x, 7.0 * px_per_mm_x
+    # 0.2 s wide: 5 mm at 25 mm/s; accept 60-140 %.
+    width_lo, width_hi = 0.12 * speed_mm_s * px_per_mm_x, 0.28 * speed_mm_s * px_per_mm_x
     for second in groups[1:]:
         gap = abs(float(second.mean()) - float(first.mean()))
         if width_lo <= gap <= width_hi:
@@ -230,6 +233,7 @@ def analyse_rows(
     px_per_mm_x: float,
     px_per_mm_y: float,
     gain_mm_mv: float,
+    speed_mm_s: float = 25.0,
     close_gaps: bool = False,
 ) -> list[Row]:
     """Find rows, their bands, horizontal extents and calibration pulses.
@@ -275,7 +279,7 @@ def analyse_rows(
         left = stats[ids, cv2.CC_STAT_LEFT]
         cols = np.array([left.min(), (left + stats[ids, cv2.CC_STAT_WIDTH]).max() - 1])
         x_first, x_last = int(cols[0]), int(cols[-1])
-        span = int(10 * px_per_mm_x)
+        span = int(max(10.0, 0.4 * speed_mm_s) * px_per_mm_x)
         pulse = None
         x_start, x_end = x_first, x_last
         for side in ("left", "right"):
@@ -296,6 +300,7 @@ def analyse_rows(
                 px_per_mm_x=px_per_mm_x,
                 px_per_mm_y=px_per_mm_y,
                 gain_mm_mv=gain_mm_mv,
+                speed_mm_s=speed_mm_s,
                 y_offset=py0,
                 x_offset=x_off,
             )

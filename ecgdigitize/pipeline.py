@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .binarize import binarize
-from .config import LEAD_NAMES, PAGE_DURATION_S, DigitizeOptions, get_layout
+from .config import LEAD_NAMES, DigitizeOptions, get_layout, page_duration_s
 from .convert import panel_samples
 from .digitization import Diagnostics, Digitization, LeadDiagnostics, OverlayData
 from .errors import EcgDigitizeError, GridNotFoundError, TraceNotFoundError
@@ -169,10 +169,15 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
         warnings.append(f"grid lines remain after binarization (residual {tm.grid_residual:.2f})")
     lap("binarize")
 
-    # 4. layout
+    # 4. layout (a page holds 10 s at 25 mm/s, 5 s at 50 mm/s)
+    page_s = page_duration_s(options.speed_mm_s)
     try:
         rows = analyse_rows(
-            tm.mask, px_per_mm_x=px_x, px_per_mm_y=px_y, gain_mm_mv=options.gain_mm_mv
+            tm.mask,
+            px_per_mm_x=px_x,
+            px_per_mm_y=px_y,
+            gain_mm_mv=options.gain_mm_mv,
+            speed_mm_s=options.speed_mm_s,
         )
     except TraceNotFoundError:
         # Perhaps a thin trace broken into pieces: bridge 1 mm gaps and look again.
@@ -181,6 +186,7 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
             px_per_mm_x=px_x,
             px_per_mm_y=px_y,
             gain_mm_mv=options.gain_mm_mv,
+            speed_mm_s=options.speed_mm_s,
             close_gaps=True,
         )
         warnings.append("trace broken into pieces; rows found after bridging 1 mm gaps")
@@ -188,11 +194,13 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
         guess = infer_layout(
             row_signals(tm.mask, rows, px_per_mm_x=px_x, speed_mm_s=options.speed_mm_s)
         )
-        layout, layout_source = guess.layout, "auto"
+        layout, layout_source = get_layout(guess.layout.name, page_duration_s=page_s), "auto"
     else:
-        layout, layout_source = get_layout(options.layout), "user"
+        layout, layout_source = get_layout(options.layout, page_duration_s=page_s), "user"
     line_width = estimate_line_width(tm.mask)
-    boxes = place_panels(rows, layout, px_per_mm_x=px_x, speed_mm_s=options.speed_mm_s)
+    boxes = place_panels(
+        rows, layout, px_per_mm_x=px_x, speed_mm_s=options.speed_mm_s, page_duration_s=page_s
+    )
     lap("layout")
 
     # 5. trace, per panel
@@ -228,7 +236,7 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
         warnings.append(gain_warning)
 
     fs = float(options.fs)
-    n = round(PAGE_DURATION_S * fs)
+    n = round(page_s * fs)
     signal = np.full((n, len(LEAD_NAMES)), np.nan)
     lead_diag: dict[str, LeadDiagnostics] = {}
     for box, trace in zip(boxes, traces, strict=True):
@@ -321,6 +329,7 @@ def scale_from_pulses(
             px_per_mm_x=prior_px_per_mm,
             px_per_mm_y=prior_px_per_mm,
             gain_mm_mv=gain_mm_mv,
+            speed_mm_s=speed_mm_s,
         )
     except EcgDigitizeError:
         return None
@@ -388,8 +397,9 @@ def row_signals(
     matter; NaN where the row has no trace.
     """
     px_per_s = px_per_mm_x * speed_mm_s
-    width = PAGE_DURATION_S * px_per_s
-    t = np.arange(round(PAGE_DURATION_S * fs)) / fs
+    page_s = page_duration_s(speed_mm_s)
+    width = page_s * px_per_s
+    t = np.arange(round(page_s * fs)) / fs
     out = []
     for row in rows:
         x0, x1 = row.x_start, row.x_end + 1

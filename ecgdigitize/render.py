@@ -31,7 +31,6 @@ import numpy as np
 from .config import (
     GRID_COLORS,
     LEAD_NAMES,
-    PAGE_DURATION_S,
     PAPER_COLORS,
     PAPER_SIZES_MM,
     Degradations,
@@ -39,6 +38,7 @@ from .config import (
     RenderOptions,
     canonical_lead_name,
     get_layout,
+    page_duration_s,
 )
 from .errors import LayoutError, RecordError
 from .io.atomic import atomic_directory, check_writable, commit_files
@@ -58,8 +58,6 @@ MINOR_MM = 1.0
 MAJOR_MM = 5.0
 """Major grid pitch."""
 TRACE_WIDTH_MM = 0.3
-MAX_SIGNAL_WIDTH_MM = 250.0
-"""Widest trace a page holds (10 s at 25 mm/s); faster speeds show fewer seconds."""
 CAL_PULSE_MV = 1.0
 CAL_PULSE_S = 0.2
 
@@ -147,11 +145,6 @@ class _Geometry:
 
     def baseline_mm(self, row: int) -> float:
         return self.row_top_mm[row] + _BASELINE_FRACTION * self.row_height_mm
-
-
-def page_duration_s(speed_mm_s: float) -> float:
-    """Seconds of signal on one page at `speed_mm_s` (10 s up to 25 mm/s, fewer above)."""
-    return min(PAGE_DURATION_S, MAX_SIGNAL_WIDTH_MM / speed_mm_s)
 
 
 def _check_options(options: RenderOptions) -> Layout:

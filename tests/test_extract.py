@@ -199,3 +199,18 @@ def test_readme_example_is_shipped() -> None:
     result = digitize(EXAMPLE)
     truth = np.asarray(__import__("wfdb").rdrecord(str(EXAMPLE.with_suffix(""))).p_signal)
     assert pooled_snr(truth, result.signal, 500.0) >= 12.0
+
+
+@pytest.mark.parametrize("speed,gain", [(50.0, 10.0), (25.0, 5.0), (25.0, 20.0)])
+def test_speed_and_gain(speed: float, gain: float) -> None:
+    from ecgdigitize.config import DigitizeOptions
+
+    sheet = render(
+        synthetic_ecg(), fs=500.0, options=RenderOptions(speed_mm_s=speed, gain_mm_mv=gain)
+    )
+    # The speed must be given; the gain is read from the calibration pulse.
+    result = digitize(sheet.image, DigitizeOptions(speed_mm_s=speed))
+    assert result.signal.shape == sheet.truth.shape == (round(250 / speed * 500), 12)
+    assert result.diagnostics.calibration_source == "pulse"
+    assert result.diagnostics.px_per_mv == pytest.approx(gain * 200 / 25.4, rel=0.01)
+    assert pooled_snr(sheet.truth, result.signal, 500.0) >= 15.0
