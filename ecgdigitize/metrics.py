@@ -818,13 +818,17 @@ def score_records(
     Raises
     ------
     RecordError
-        If a record is missing or unreadable, the sampling rates differ, or a unit is not a
-        voltage.
+        If the reference is missing, a record is unreadable, the sampling rates differ, or a
+        unit is not a voltage. A missing test record is not an error: it is reported in
+        ``missing`` and scored as an empty estimate (SNR 0 for every lead).
     """
     ref = record_path(ref_path)
+    test = record_path(test_path)
     chosen = _check_metrics(metrics)
-    rows = _score_pair(ref, record_path(test_path), label=ref.name, metrics=chosen, align=align)
-    return ScoreReport(chosen, align, tuple(rows))
+    # A missing estimate is scored as the challenge scores it (SNR 0 for every lead).
+    present = test.with_suffix(".hea").is_file()
+    rows = _score_pair(ref, test if present else None, label=ref.name, metrics=chosen, align=align)
+    return ScoreReport(chosen, align, tuple(rows), missing=() if present else (str(test),))
 
 
 def _is_hidden(rel: Path) -> bool:

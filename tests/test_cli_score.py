@@ -163,3 +163,14 @@ def test_bad_arguments(folders: tuple[Path, Path], tmp_path: Path) -> None:
     result = run("psnr", ref, test)
     assert result.exit_code == 2
     assert "'psnr' is not one of" in result.stderr
+
+
+def test_missing_single_test_record_scores_zero(
+    folders: tuple[Path, Path], tmp_path: Path
+) -> None:
+    ref, _ = folders
+    result = run("snr", ref / "a", tmp_path / "absent", "--format", "json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["missing"] == [str(tmp_path / "absent")]
+    assert document["pooled"]["snr"] == 0.0
