@@ -93,10 +93,12 @@ class LabelledSet:
         )
 
 
-def load_labels(labels_dir: str | os.PathLike[str]) -> LabelledSet:
+def load_labels(labels_dir: str | os.PathLike[str], *, reserved: bool = False) -> LabelledSet:
     """Read PTB-XL metadata and map SCP codes to diagnostic superclasses.
 
-    Records with ecg_id 401–500 and records without any diagnostic superclass are dropped.
+    Records without any diagnostic superclass are dropped, and so are records with ecg_id
+    401–500 (reserved for evaluation) unless `reserved` is true — then only those are kept,
+    for the evaluation benchmark; nothing is ever trained or tuned on them.
 
     Parameters
     ----------
@@ -123,7 +125,7 @@ def load_labels(labels_dir: str | os.PathLike[str]) -> LabelledSet:
     with db.open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             ecg_id = int(float(row["ecg_id"]))
-            if ecg_id in RESERVED_IDS:
+            if (ecg_id in RESERVED_IDS) != reserved:
                 continue
             codes = ast.literal_eval(row["scp_codes"])
             classes = {superclass[c] for c in codes if c in superclass}
