@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from ..config import LAYOUT_NAMES
-from .extract import FORMATS, _layout_option
+from .options import FORMATS, digitize_options
 
 if TYPE_CHECKING:
     from ..batch import BatchProgress
@@ -22,6 +21,7 @@ _MAX_FAILURES_SHOWN = 20
 
 
 @click.command("batch")
+@digitize_options
 @click.argument("in_dir", metavar="IN", type=click.Path(path_type=Path))
 @click.option(
     "-o",
@@ -68,46 +68,6 @@ _MAX_FAILURES_SHOWN = 20
     default=None,
     help="Run on this Dask distributed scheduler (e.g. tcp://10.0.0.5:8786) instead of local "
     "processes; IN and OUT must be at the same paths on every worker. Needs the 'dask' extra.",
-)
-@click.option(
-    "--layout",
-    default="auto",
-    show_default=True,
-    callback=lambda ctx, param, v: _layout_option(v),
-    help=f"Lead layout: auto or one of {', '.join(LAYOUT_NAMES)}.",
-)
-@click.option(
-    "--speed",
-    type=click.FloatRange(min=1, max=200),
-    default=25.0,
-    show_default=True,
-    help="Paper speed, mm/s.",
-)
-@click.option(
-    "--gain",
-    type=click.FloatRange(min=0.5, max=100),
-    default=10.0,
-    show_default=True,
-    help="Gain, mm/mV (a calibration pulse overrides a wrong one).",
-)
-@click.option(
-    "--fs",
-    type=click.FloatRange(min=50, max=10000),
-    default=500.0,
-    show_default=True,
-    help="Output sampling rate, Hz.",
-)
-@click.option(
-    "--dpi",
-    type=click.FloatRange(min=10, max=2400),
-    default=None,
-    help="Resolution for PDF rasterisation (default 300) and the scale fallback "
-    "when no grid is found.",
-)
-@click.option(
-    "--keep-low-confidence",
-    is_flag=True,
-    help="Keep leads whose trace confidence is below threshold instead of NaN.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no list of failures.")
 def batch(

@@ -6,24 +6,13 @@ from pathlib import Path
 
 import click
 
-from ..config import LAYOUT_NAMES
+from .options import FORMATS, digitize_options
 
-FORMATS = ("wfdb", "csv", "edf")
 _SUFFIXES = {"wfdb": (".hea", ".dat"), "csv": (".csv",), "edf": (".edf",)}
 
 
-def _layout_option(value: str) -> str:
-    from ..config import get_layout
-
-    if value == "auto":
-        return value
-    try:
-        return get_layout(value).name
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
 @click.command()
+@digitize_options
 @click.argument("image", type=click.Path(path_type=Path))
 @click.option(
     "-o",
@@ -33,41 +22,6 @@ def _layout_option(value: str) -> str:
     type=click.Path(path_type=Path),
     help="Output record path without extension (OUT.hea + OUT.dat). A multi-page "
     "PDF gives OUT_p1, OUT_p2, ...",
-)
-@click.option(
-    "--layout",
-    default="auto",
-    show_default=True,
-    callback=lambda ctx, param, v: _layout_option(v),
-    help=f"Lead layout: auto or one of {', '.join(LAYOUT_NAMES)}.",
-)
-@click.option(
-    "--speed",
-    type=click.FloatRange(min=1, max=200),
-    default=25.0,
-    show_default=True,
-    help="Paper speed, mm/s.",
-)
-@click.option(
-    "--gain",
-    type=click.FloatRange(min=0.5, max=100),
-    default=10.0,
-    show_default=True,
-    help="Gain, mm/mV (a calibration pulse overrides a wrong one).",
-)
-@click.option(
-    "--fs",
-    type=click.FloatRange(min=50, max=10000),
-    default=500.0,
-    show_default=True,
-    help="Output sampling rate, Hz.",
-)
-@click.option(
-    "--dpi",
-    type=click.FloatRange(min=10, max=2400),
-    default=None,
-    help="Resolution for PDF rasterisation (default 300) and the scale fallback "
-    "when no grid is found.",
 )
 @click.option(
     "--format",
@@ -84,11 +38,6 @@ def _layout_option(value: str) -> str:
     help="Write the QA overlay image (PNG) here.",
 )
 @click.option("--json", "json_out", is_flag=True, help="Also write diagnostics to OUT.json.")
-@click.option(
-    "--keep-low-confidence",
-    is_flag=True,
-    help="Keep leads whose trace confidence is below threshold instead of NaN.",
-)
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 def extract(
     image: Path,
@@ -106,8 +55,9 @@ def extract(
 ) -> None:
     """Digitize a paper ECG (PNG, JPEG, TIFF, BMP or PDF) into a 12-lead record.
 
-    The record holds the leads I, II, III, aVR, aVL, aVF, V1-V6 in mV at --fs, over the 10 s
-    of the page; each lead has values in the time window where it was drawn and NaN elsewhere.
+    The record holds the leads I, II, III, aVR, aVL, aVF, V1-V6 in mV at --fs, over the
+    page (10 s at 25 mm/s); each lead has values in the time window where it was drawn and
+    NaN elsewhere.
     """
     from ..config import DigitizeOptions
     from ..io.atomic import check_writable
