@@ -3,7 +3,7 @@
 Run from the repository root::
 
     python -m benchmarks.accuracy [--first 1] [--last 400] [--sets clean,degraded] [--jobs 2]
-                                  [--out benchmarks/out/accuracy]
+                                  [--out benchmarks/out/accuracy] [--no-real]
 
 For each record (PTB-XL 00001–00400 by default — the development split; 00401–00500 are
 reserved for evaluation and refused here) and each set, a sheet is rendered with
@@ -15,6 +15,23 @@ against the renderer's ground truth with the PhysioNet 2024 metrics
 - ``degraded``: per record, seeded by its number: rotation in ±5°, Gaussian noise (σ 0–0.04),
   blur (σ 0–1.2 px), JPEG quality 60, grid colour drawn from all colours, black-and-white in
   one of six, 100–300 dpi.
+
+Single-factor sets (3x4+II, red grid, 200 dpi unless the factor changes it; every random draw
+is seeded by the set's name and the record's number, so a set is the same on every run):
+
+- ``rotation``: ±15°. ``perspective``: corner jitter 3–8 % of the page (phone photo).
+- ``noise``: Gaussian σ 0.02–0.06. ``blur``: σ 0.5–2 px. ``jpeg``: quality 40–70.
+- ``grid-<colour>``: one set per grid colour (red, pink, orange, green, blue, black, grey,
+  none); ``grid`` selects all eight.
+- ``bw``: black-and-white threshold, grid colour drawn from all colours.
+- ``faded``: 0.3–0.7. ``lighting``: uneven lighting 0.3–0.7. ``dpi``: 72–600 (log-uniform).
+- ``crop``: 2–8 % of the width and height cut off random margins.
+- ``orientation``: the page turned by 90°, 180° or 270° (``np.rot90`` of the image).
+- ``combined``: photo-like, several at once: perspective 2–6 %, rotation ±5°, lighting 0.2–0.5,
+  noise σ 0.01–0.03, blur σ 0.5–1.2 px, JPEG 50–80, 150–300 dpi, any grid colour but none.
+
+``--sets factors`` selects every single-factor set and ``combined``; ``--sets all`` adds
+``clean`` and ``degraded``.
 
 Prints pooled SNR, SNR-median, KS, ASCI and WAD per set, per-lead SNR, and every failure with
 its error message. The real clinical scans in ``../shared/data/real-scans`` (no ground truth)
@@ -28,6 +45,7 @@ import json
 import os
 import sys
 import time
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -40,27 +58,114 @@ GRID_COLOURS = ("red", "pink", "orange", "green", "blue", "black", "grey")
 METRICS = ("snr", "snr-median", "ks", "asci", "wad")
 
 
+FACTOR_SETS = (
+    "rotation",
+    "perspective",
+    "noise",
+    "blur",
+    "jpeg",
+    *(f"grid-{c}" for c in ("red", "pink", "orange", "green", "blue", "black", "grey", "none")),
+    "bw",
+    "faded",
+    "lighting",
+    "dpi",
+    "crop",
+    "orientation",
+    "combined",
+)
+ALL_SETS = ("clean", "degraded", *FACTOR_SETS)
+
+
+def expand_sets(names: str) -> list[str]:
+    """Set names from ``--sets``, with the groups ``grid``, ``factors`` and ``all`` expanded."""
+    out: list[str] = []
+    for name in names.split(","):
+        if name == "all":
+            group: tuple[str, ...] = ALL_SETS
+        elif name == "factors":
+            group = FACTOR_SETS
+        elif name == "grid":
+            group = tuple(f for f in FACTOR_SETS if f.startswith("grid-"))
+        elif name in ALL_SETS:
+            group = (name,)
+        else:
+            raise ValueError(
+                f"unknown set {name!r}; expected one of {', '.join(ALL_SETS)}, grid, factors, all"
+            )
+        out.extend(g for g in group if g not in out)
+    return out
+
+
 def render_options(ecg_id: int, set_name: str):  # type: ignore[no-untyped-def]
     from ecgdigitize.config import Degradations, RenderOptions
 
     if set_name == "clean":
         return RenderOptions()
-    if set_name != "degraded":
-        raise ValueError(f"unknown set {set_name!r}; expected clean or degraded")
-    rng = np.random.default_rng(1000 + ecg_id)
-    bw = rng.random() < 1 / 6
-    return RenderOptions(
-        dpi=float(rng.choice([100, 150, 200, 250, 300])),
-        grid_color=str(rng.choice(GRID_COLOURS)),
-        seed=ecg_id,
-        degradations=Degradations(
-            rotation_deg=float(rng.uniform(-5, 5)),
-            noise_std=float(rng.uniform(0, 0.04)),
-            blur_sigma_px=float(rng.uniform(0, 1.2)),
-            jpeg_quality=60,
-            black_white=bool(bw),
-        ),
-    )
+    if set_name == "degraded":
+        rng = np.random.default_rng(1000 + ecg_id)
+        bw = rng.random() < 1 / 6
+        return RenderOptions(
+            dpi=float(rng.choice([100, 150, 200, 250, 300])),
+            grid_color=str(rng.choice(GRID_COLOURS)),
+            seed=ecg_id,
+            degradations=Degradations(
+                rotation_deg=float(rng.uniform(-5, 5)),
+                noise_std=float(rng.uniform(0, 0.04)),
+                blur_sigma_px=float(rng.uniform(0, 1.2)),
+                jpeg_quality=60,
+                black_white=bool(bw),
+            ),
+        )
+    if set_name not in FACTOR_SETS:
+        raise ValueError(f"unknown set {set_name!r}; expected one of {', '.join(ALL_SETS)}")
+    # One generator per (set, record): the draws of a set never depend on the other sets.
+    rng = np.random.default_rng([zlib.crc32(set_name.encode()), ecg_id])
+    u = rng.uniform
+    if set_name.startswith("grid-"):
+        return RenderOptions(grid_color=set_name[5:], seed=ecg_id)
+    if set_name == "orientation":
+        return RenderOptions(seed=ecg_id)  # turned after rendering (see quarter_turns)
+    if set_name == "bw":
+        return RenderOptions(
+            grid_color=str(rng.choice((*GRID_COLOURS, "none"))),
+            seed=ecg_id,
+            degradations=Degradations(black_white=True),
+        )
+    if set_name == "dpi":
+        return RenderOptions(dpi=round(float(np.exp(u(np.log(72), np.log(600))))), seed=ecg_id)
+    if set_name == "combined":
+        return RenderOptions(
+            dpi=float(rng.choice([150, 200, 250, 300])),
+            grid_color=str(rng.choice(GRID_COLOURS)),
+            seed=ecg_id,
+            degradations=Degradations(
+                perspective=float(u(0.02, 0.06)),
+                rotation_deg=float(u(-5, 5)),
+                lighting=float(u(0.2, 0.5)),
+                noise_std=float(u(0.01, 0.03)),
+                blur_sigma_px=float(u(0.5, 1.2)),
+                jpeg_quality=int(rng.integers(50, 81)),
+            ),
+        )
+    single = {
+        "rotation": lambda: Degradations(rotation_deg=float(u(-15, 15))),
+        "perspective": lambda: Degradations(perspective=float(u(0.03, 0.08))),
+        "noise": lambda: Degradations(noise_std=float(u(0.02, 0.06))),
+        "blur": lambda: Degradations(blur_sigma_px=float(u(0.5, 2.0))),
+        "jpeg": lambda: Degradations(jpeg_quality=int(rng.integers(40, 71))),
+        "faded": lambda: Degradations(faded=float(u(0.3, 0.7))),
+        "lighting": lambda: Degradations(lighting=float(u(0.3, 0.7))),
+        "crop": lambda: Degradations(crop_fraction=float(u(0.02, 0.08))),
+    }
+    return RenderOptions(seed=ecg_id, degradations=single[set_name]())
+
+
+def quarter_turns(ecg_id: int, set_name: str) -> int:
+    """Counter-clockwise quarter turns applied to the rendered image (``orientation`` set)."""
+    if set_name != "orientation":
+        return 0
+    rng = np.random.default_rng([zlib.crc32(b"orientation-turn"), ecg_id])
+    return int(rng.integers(1, 4))
 
 
 def run_one(args: tuple[int, str]) -> dict:  # type: ignore[type-arg]
@@ -72,9 +177,11 @@ def run_one(args: tuple[int, str]) -> dict:  # type: ignore[type-arg]
     ecg_id, set_name = args
     opts = render_options(ecg_id, set_name)
     sheet = render_record(RECORDS / f"{ecg_id:05d}_hr", options=opts)
+    turns = quarter_turns(ecg_id, set_name)
+    image = np.ascontiguousarray(np.rot90(sheet.image, turns)) if turns else sheet.image
     t0 = time.perf_counter()
     try:
-        result = digitize(sheet.image)
+        result = digitize(image)
     except Exception as exc:  # report every failure, never crash the benchmark
         return {"id": ecg_id, "set": set_name, "error": f"{type(exc).__name__}: {exc}"}
     seconds = time.perf_counter() - t0
@@ -95,6 +202,9 @@ def run_one(args: tuple[int, str]) -> dict:  # type: ignore[type-arg]
         "dpi": opts.dpi,
         "grid": opts.grid_color,
         "rotation": opts.degradations.rotation_deg,
+        "turned": 90 * turns,
+        "found_orientation": result.diagnostics.orientation_deg,
+        "perspective_corrected": result.diagnostics.perspective_corrected,
     }
 
 
@@ -125,7 +235,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--first", type=int, default=1)
     ap.add_argument("--last", type=int, default=400)
-    ap.add_argument("--sets", default="clean,degraded")
+    ap.add_argument(
+        "--sets",
+        default="clean,degraded",
+        help="comma-separated sets (clean, degraded, rotation, perspective, ..., combined) or "
+        "the groups grid, factors, all",
+    )
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "accuracy")
     ap.add_argument("--no-real", action="store_true", help="skip the real scans")
@@ -135,7 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     if not RECORDS.is_dir():
         print(f"shared data not found at {RECORDS}", file=sys.stderr)
         return 2
-    sets = a.sets.split(",")
+    try:
+        sets = expand_sets(a.sets)
+    except ValueError as exc:
+        ap.error(str(exc))
     jobs = [(i, s) for s in sets for i in range(a.first, a.last + 1)]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:
@@ -172,6 +290,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{pooled['snr-median']:.2f} | {pooled['ks']:.3f} | {pooled['asci']:.3f} | "
             f"{pooled['wad']:.4f} | {secs:.2f} |"
         )
+    geometry = []
+    for s in sets:
+        ok = [r for r in results if r["set"] == s and "scores" in r]
+        if s == "orientation" and ok:
+            right = sum(r["found_orientation"] == r["turned"] for r in ok)
+            geometry.append(f"- orientation: turn found on {right}/{len(ok)} pages")
+        if s in ("perspective", "combined") and ok:
+            fixed = sum(bool(r["perspective_corrected"]) for r in ok)
+            geometry.append(f"- {s}: perspective corrected on {fixed}/{len(ok)} pages")
+    if geometry:
+        print("\nGeometry:\n")
+        print("\n".join(geometry))
     print("\nPer-lead SNR (dB):\n")
     print("| set | " + " | ".join(LEAD_NAMES) + " |")
     print("|---|" + "---|" * 12)

@@ -44,7 +44,13 @@ class LeadDiagnostics:
 
 @dataclass(frozen=True)
 class Diagnostics:
-    """Everything the pipeline measured on the way (serialised by ``--json``)."""
+    """Everything the pipeline measured on the way (serialised by ``--json``).
+
+    ``orientation_deg`` is the quarter turn that was removed (0, 90, 180 or 270,
+    counter-clockwise as found on the page) and ``perspective_corrected`` tells whether the
+    perspective of a photographed page was rectified; ``rotation_deg`` is the fine skew
+    removed after both.
+    """
 
     source: str
     page: int
@@ -64,6 +70,8 @@ class Diagnostics:
     leads: tuple[LeadDiagnostics, ...]
     warnings: tuple[str, ...] = ()
     seconds: dict[str, float] = field(default_factory=dict)
+    orientation_deg: int = 0
+    perspective_corrected: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dictionary."""

@@ -109,9 +109,12 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
 
     # 1. preprocess
     pre = preprocess(page.rgb)
+    warnings.extend(pre.warnings)
     if float(np.percentile(1.0 - pre.gray[::3, ::3], 99.9)) < 0.05:
         raise TraceNotFoundError("no ECG trace found: the page is blank")
     lap("preprocess")
+    # Width of the upright, rectified page: the scale prior (the image may have been turned).
+    page_w = pre.gray.shape[1]
 
     # 2. grid: scale from the grid, else from the resolution
     dpi = options.dpi or page.dpi
@@ -119,7 +122,7 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
     def pulse_scale_or_none() -> tuple[float, float] | None:
         scale = scale_from_pulses(
             pre.ink,
-            prior_px_per_mm=w / _TYPICAL_PAGE_WIDTH_MM,
+            prior_px_per_mm=page_w / _TYPICAL_PAGE_WIDTH_MM,
             gain_mm_mv=options.gain_mm_mv,
             speed_mm_s=options.speed_mm_s,
         )
@@ -127,7 +130,7 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
         return None if scale is None else (scale[1], scale[1])
 
     try:
-        pitch = estimate_grid_pitch(1.0 - pre.gray, prior_mm_px=w / _TYPICAL_PAGE_WIDTH_MM)
+        pitch = estimate_grid_pitch(1.0 - pre.gray, prior_mm_px=page_w / _TYPICAL_PAGE_WIDTH_MM)
         px_x, px_y, scale_source, grid_conf = (
             pitch.px_per_mm_x,
             pitch.px_per_mm_y,
@@ -292,6 +295,8 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
         leads=tuple(lead_diag[k] for k in LEAD_NAMES if k in lead_diag),
         warnings=tuple(warnings),
         seconds=seconds,
+        orientation_deg=pre.orientation_deg,
+        perspective_corrected=pre.perspective_corrected,
     )
     overlay = None
     if keep_overlay:
@@ -305,6 +310,8 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
             caption=(
                 f"ecgdigitize: {layout.name}, {px_x:.2f} x {px_y:.2f} px/mm ({scale_source}),"
                 f" calibration {calibration}, rotation {pre.rotation_deg:.2f} deg"
+                + (f", turned {pre.orientation_deg} deg" if pre.orientation_deg else "")
+                + (", perspective corrected" if pre.perspective_corrected else "")
             ),
         )
     return Digitization(signal=signal, fs=fs, diagnostics=diagnostics, overlay_data=overlay)
@@ -356,8 +363,8 @@ def calibrate(
     the pulse serves to confirm the gain: when its height matches the given gain within 15 %,
     ``gain * px_per_mm`` is used (source ``"pulse"``, the gain it confirmed). When it matches
     another standard gain (2.5, 5, 10, 20 or 40 mm/mV) that gain is used with a warning; a
-    pulse matching no standard gain is used as measured. Without pulses the given gain is
-    trusted (source ``"grid"`` or ``"dpi"``).
+    pulse matching no standard gain is not trusted (the given gain is used, with a warning).
+    Without pulses the given gain is trusted (source ``"grid"`` or ``"dpi"``).
     """
     grid_px_per_mv = gain_mm_mv * px_per_mm_y
     if not pulses:
@@ -377,9 +384,12 @@ def calibrate(
             ),
         )
     return (
-        measured_mm * px_per_mm_y,
-        "pulse",
-        (f"calibration pulse is {measured_mm:.1f} mm tall, not a standard gain; using it as is"),
+        grid_px_per_mv,
+        scale_source,
+        (
+            f"calibration pulse is {measured_mm:.1f} mm tall, which matches no standard gain; "
+            f"using {gain_mm_mv:g} mm/mV"
+        ),
     )
 
 

@@ -1,4 +1,4 @@
-"""Preprocessing: ink map, rotation estimate, deskew and background flattening."""
+"""Preprocessing: ink map, perspective, orientation, rotation estimate, deskew and flattening."""
 
 from __future__ import annotations
 
@@ -23,12 +23,30 @@ class Preprocessed:
         Rotation that was removed (counter-clockwise positive, as drawn on the page).
     rgb : (H, W, 3) uint8 array
         The deskewed page (for the QA overlay).
+    orientation_deg : int
+        Quarter turn that was removed: 0, 90, 180 or 270 (counter-clockwise, as found on the
+        page).
+    perspective_corrected : bool
+        Whether a perspective distortion (photographed page) was rectified.
+    warnings : tuple of str
+        What the caller should report (e.g. an uncertain orientation).
     """
 
     gray: np.ndarray
     ink: np.ndarray
     rotation_deg: float
     rgb: np.ndarray
+    orientation_deg: int = 0
+    perspective_corrected: bool = False
+    warnings: tuple[str, ...] = ()
+
+
+def _channel_maps(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rec. 601 luminance and HSV value ``max(R, G, B)`` of an RGB uint8 page, as uint8."""
+    import cv2
+
+    r, g, b = cv2.split(rgb)
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), cv2.max(cv2.max(r, g), b)
 
 
 def ink_maps(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -37,12 +55,12 @@ def ink_maps(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ``gray`` is the Rec. 601 luminance; ``ink`` is ``1 - max(R, G, B)``, the darkness of the
     least dark channel, which suppresses coloured (red, pink, orange, green, blue) grids.
     """
-    import cv2
+    gray, value = _channel_maps(rgb)
+    return _as_maps(gray, value)
 
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-    r, g, b = cv2.split(rgb)
-    ink = 1.0 - cv2.max(cv2.max(r, g), b).astype(np.float32) / 255.0
-    return gray, ink
+
+def _as_maps(gray: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return gray.astype(np.float32) / 255.0, 1.0 - value.astype(np.float32) / 255.0
 
 
 def flatten_background(image: np.ndarray, *, window_px: int) -> np.ndarray:
@@ -159,10 +177,46 @@ def rotate_page(rgb: np.ndarray, angle_deg: float) -> np.ndarray:
     )
 
 
+# Working copy for the page-level geometry (perspective, orientation): about 4 px/mm on a
+# 280 mm wide page.
+_GEOMETRY_LONG_SIDE_PX = 1100
+
+
+def reduce_min(image: np.ndarray, factor: int) -> np.ndarray:
+    """`image` reduced by an integer `factor`, each pixel the minimum (darkest) of its block.
+
+    A grey erosion followed by subsampling: thin dark lines survive at full contrast, which an
+    area average would dilute.
+    """
+    import cv2
+
+    if factor <= 1:
+        return image
+    eroded = cv2.erode(image, np.ones((factor, factor), np.uint8))
+    return np.ascontiguousarray(eroded[factor // 2 :: factor, factor // 2 :: factor])
+
+
+def _small_maps(gray_u8: np.ndarray, value_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(gray, ink) float maps of the page reduced to about 1100 px on its long side."""
+    k = max(1, round(max(gray_u8.shape) / _GEOMETRY_LONG_SIDE_PX))
+    return _as_maps(reduce_min(gray_u8, k), reduce_min(value_u8, k))
+
+
 def preprocess(
-    rgb: np.ndarray, *, max_rotation_deg: float = 15.0, min_rotation_deg: float = 0.05
+    rgb: np.ndarray,
+    *,
+    max_rotation_deg: float = 15.0,
+    min_rotation_deg: float = 0.05,
+    correct_perspective: bool = True,
+    detect_orientation: bool = True,
 ) -> Preprocessed:
-    """Deskew a page and compute its flattened gray and ink maps.
+    """Rectify, turn upright and deskew a page, and compute its flattened gray and ink maps.
+
+    Order: perspective (:func:`ecgdigitize.geometry.estimate_page_homography`, applied only
+    when the line families are measurably not parallel, so scans are left untouched), then
+    the fine rotation estimate, then the quarter-turn orientation
+    (:func:`ecgdigitize.geometry.estimate_orientation`, on the deskewed reduced ink map), then
+    the deskew, then background flattening.
 
     Parameters
     ----------
@@ -172,13 +226,51 @@ def preprocess(
         Largest rotation searched for, degrees either way.
     min_rotation_deg : float
         Rotations smaller than this are left alone (no resampling).
+    correct_perspective : bool
+        Look for (and undo) the perspective of a photographed page.
+    detect_orientation : bool
+        Look for (and undo) a page turned by 90°, 180° or 270°.
 
     Returns
     -------
     Preprocessed
     """
-    gray, ink = ink_maps(rgb)
+    from .geometry import estimate_orientation, estimate_page_homography, rectify
+
+    warnings: list[str] = []
+    gray_u8, value_u8 = _channel_maps(rgb)
+    gray, ink = _as_maps(gray_u8, value_u8)
+    use_geometry = correct_perspective or detect_orientation
+    small_gray, small_ink = _small_maps(gray_u8, value_u8) if use_geometry else (gray, ink)
+    perspective = False
+    if correct_perspective:
+        h, w = gray.shape
+        homography = estimate_page_homography(1.0 - small_gray, image_size=(w, h))
+        if homography is not None:
+            rgb = rectify(rgb, homography)
+            gray_u8, value_u8 = _channel_maps(rgb)
+            gray, ink = _as_maps(gray_u8, value_u8)
+            small_gray, small_ink = _small_maps(gray_u8, value_u8)
+            perspective = True
+            if not homography.vertical_lines_used:
+                warnings.append(
+                    "perspective corrected from horizontal lines only (no vertical grid lines)"
+                )
     angle = estimate_rotation(1.0 - gray, max_angle_deg=max_rotation_deg)
+    orientation = 0
+    if detect_orientation:
+        found = estimate_orientation(small_ink, rotation_deg=angle)
+        orientation = found.degrees
+        if orientation:
+            turns = -orientation // 90
+            rgb = np.ascontiguousarray(np.rot90(rgb, turns))
+            gray = np.ascontiguousarray(np.rot90(gray, turns))
+            ink = np.ascontiguousarray(np.rot90(ink, turns))
+        if found.ambiguous:
+            warnings.append(
+                f"page orientation uncertain (no clear calibration pulse or trace direction); "
+                f"assumed {orientation} deg"
+            )
     if abs(angle) >= min_rotation_deg:
         rgb = rotate_page(rgb, -angle)
         gray, ink = ink_maps(rgb)
@@ -187,4 +279,12 @@ def preprocess(
     window = max(31, min(gray.shape) // 20)
     dark = flatten_background(1.0 - gray, window_px=window)
     ink = flatten_background(ink, window_px=window)
-    return Preprocessed(gray=1.0 - dark, ink=ink, rotation_deg=angle, rgb=rgb)
+    return Preprocessed(
+        gray=1.0 - dark,
+        ink=ink,
+        rotation_deg=angle,
+        rgb=rgb,
+        orientation_deg=orientation,
+        perspective_corrected=perspective,
+        warnings=tuple(warnings),
+    )
