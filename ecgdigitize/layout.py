@@ -159,27 +159,17 @@ def row_bands(baselines: list[float], height: int, *, px_per_mm_y: float) -> lis
     return bands
 
 
-def _vertical_edges(band: np.ndarray, min_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Columns of `band` holding a vertical ink run at least `min_len` long.
-
-    Returns
-    -------
-    is_edge, top, bottom : 1-D arrays
-        Whether each column is an edge, and the first and last row of its longest run.
-    """
+def _vertical_edges(band: np.ndarray, min_len: int) -> np.ndarray:
+    """Columns of `band` holding a vertical ink run at least `min_len` long."""
     padded = np.pad(band, ((1, 1), (0, 0)))
     d = np.diff(padded.astype(np.int8), axis=0)
     cols = np.zeros(band.shape[1], dtype=bool)
-    tops = np.zeros(band.shape[1], dtype=int)
-    bottoms = np.zeros(band.shape[1], dtype=int)
     for c in range(band.shape[1]):
         starts = np.flatnonzero(d[:, c] == 1)
         ends = np.flatnonzero(d[:, c] == -1)
-        if starts.size:
-            k = int(np.argmax(ends - starts))
-            tops[c], bottoms[c] = starts[k], ends[k] - 1
-            cols[c] = ends[k] - starts[k] >= min_len
-    return cols, tops, bottoms
+        if starts.size and (ends - starts).max() >= min_len:
+            cols[c] = True
+    return cols
 
 
 def find_pulse(
@@ -208,7 +198,7 @@ def find_pulse(
         raise ValueError(f"side must be 'left' or 'right', not {side!r}")
     expected = gain_mm_mv * px_per_mm_y
     # Edges at least 40 % of the nominal height, so 5 mm/mV pulses are found at 10 mm/mV.
-    edges, run_tops, run_bottoms = _vertical_edges(band, int(0.4 * expected))
+    edges = _vertical_edges(band, int(0.4 * expected))
     cols = np.flatnonzero(edges)
     if cols.size < 2:
         return None
@@ -223,11 +213,10 @@ def find_pulse(
         gap = abs(float(second.mean()) - float(first.mean()))
         if width_lo <= gap <= width_hi:
             lo, hi = sorted((first, second), key=lambda g: g[0])
-            # Height from the two edges' own strokes (medians over each edge's columns), not
-            # from all ink between them: grid lines left touching the pulse would add to it.
-            edge_cols = (lo, hi)
-            top = float(np.median([np.min(run_tops[g]) for g in edge_cols]))
-            foot = float(np.median([np.max(run_bottoms[g]) for g in edge_cols]))
+            sub = band[:, lo[0] : hi[-1] + 1]
+            rows = np.flatnonzero(sub.any(axis=1))
+            top, foot = float(rows[0]), float(rows[-1])
+            # The foot is the lower end of the edges, the top their upper end (line centres).
             return CalibrationPulse(
                 x0=int(lo[0]) + x_offset,
                 x1=int(hi[-1]) + x_offset,
