@@ -334,6 +334,14 @@ def test_cli_output_file(record: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.output == ""
     assert json.loads(out.read_text(encoding="utf-8"))["records"][0]["record"] == str(record)
+    again = CliRunner().invoke(cli, ["classify", str(record), "-o", str(out)])
+    assert again.exit_code == 2
+    assert again.output == (
+        f"Error: {out} already exists; pass --overwrite (overwrite=True) to replace it\n"
+    )
+    replaced = CliRunner().invoke(cli, ["classify", str(record), "-o", str(out), "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert out.read_text(encoding="utf-8").startswith("record")
 
 
 def test_cli_missing_lead_message(tmp_path: Path) -> None:

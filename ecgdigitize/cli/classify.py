@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import click
@@ -91,18 +89,6 @@ def format_results(
     return "\n".join(lines) + "\n"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=".ecgdigitize-tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @click.command(
     "classify",
     epilog="Not a medical device: research use only. Model card: "
@@ -121,8 +107,9 @@ def _write_atomic(path: Path, text: str) -> None:
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file (replaced if it exists) instead of standard output.",
+    help="Write to this file instead of standard output.",
 )
+@click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
 @click.option(
     "--threshold",
     metavar="P | CLASS=P,...",
@@ -131,7 +118,11 @@ def _write_atomic(path: Path, text: str) -> None:
     "PTB-XL validation fold 9).",
 )
 def classify(
-    records: tuple[str, ...], fmt: str, output: Path | None, threshold: str | None
+    records: tuple[str, ...],
+    fmt: str,
+    output: Path | None,
+    overwrite: bool,
+    threshold: str | None,
 ) -> None:
     """Probabilities of NORM, MI, STTC, CD and HYP (PTB-XL superclasses) per record.
 
@@ -142,11 +133,17 @@ def classify(
     anything is written; the first failure stops the command.
     """
     from ..classify.model import classify_file, default_thresholds
+    from ..io.atomic import atomic_directory, check_writable, commit_files
 
+    if output is not None:
+        check_writable([output], overwrite=overwrite)
     thresholds = parse_threshold(threshold, default_thresholds())
     results = [(rec, classify_file(rec)) for rec in records]
     text = format_results(results, thresholds, fmt)
     if output is None:
         click.echo(text, nl=False)
     else:
-        _write_atomic(output, text)
+        folder = output.parent if str(output.parent) else Path(".")
+        with atomic_directory(folder) as tmp:
+            (tmp / output.name).write_text(text, encoding="utf-8")
+            commit_files(tmp, [output.name], folder)
