@@ -67,6 +67,50 @@ def remove_grid_lines(mask: np.ndarray, *, min_density: float = 0.2) -> np.ndarr
     return out
 
 
+def remove_page_lines(
+    mask: np.ndarray, *, max_thickness_px: float, min_fraction: float = 0.5
+) -> np.ndarray:
+    """Remove lines that run across most of the page.
+
+    A column that is ink over more than `min_fraction` of the page height is a grid line (a
+    trace never is). A row that is ink over more than `min_fraction` of the width is removed
+    only when the band of such rows is at most `max_thickness_px` tall: grid lines are printed
+    thinner than the trace, and a flat trace (a lead that is off) may cross the page too.
+    """
+    out = mask.copy()
+    out[:, mask.mean(axis=0) > min_fraction] = False
+    full = np.flatnonzero(out.mean(axis=1) > min_fraction)
+    if full.size:
+        for run in np.split(full, np.flatnonzero(np.diff(full) > 1) + 1):
+            if run.size <= max_thickness_px:
+                out[run, :] = False
+    return out
+
+
+def remove_straight_segments(
+    mask: np.ndarray, *, min_length_px: float, max_thickness_px: float
+) -> np.ndarray:
+    """Remove connected components that are thin straight horizontal or vertical lines.
+
+    Pieces of grid lines left by thresholding (often in the page margins, where background
+    flattening leaves them darkest) are components no thicker than a printed line and at
+    least `min_length_px` long along an axis; any stretch of trace long enough to count has
+    some extent across it as well.
+    """
+    import cv2
+
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return mask.copy()
+    w = stats[:, cv2.CC_STAT_WIDTH]
+    h = stats[:, cv2.CC_STAT_HEIGHT]
+    line = ((h <= max_thickness_px) & (w >= min_length_px)) | (
+        (w <= max_thickness_px) & (h >= min_length_px)
+    )
+    line[0] = False
+    return mask & ~line[labels]
+
+
 def binarize(
     ink: np.ndarray,
     *,
@@ -133,6 +177,13 @@ def binarize(
         # pixel where it crosses one; the trace follower bridges such gaps).
         mask = remove_grid_lines(mask)
         residual = grid_residual(mask, px_per_mm_x=px_per_mm_x, px_per_mm_y=px_per_mm_y)
+    # Grid lines can survive even a good threshold (the border, the darkest major lines, pieces
+    # in the margins): remove what is still a line.
+    thin = max(2.0, 0.3 * min(px_per_mm_x, px_per_mm_y))
+    mask = remove_page_lines(mask, max_thickness_px=thin)
+    mask = remove_straight_segments(
+        mask, min_length_px=2.5 * min(px_per_mm_x, px_per_mm_y), max_thickness_px=thin
+    )
     if min_object_px is None:
         min_object_px = max(4, int(0.25 * px_per_mm_x * px_per_mm_y))
     mask = remove_small_objects(mask, max_size=min_object_px - 1)

@@ -48,6 +48,9 @@ class Row:
     x_start, x_end : int
         Columns where the signal begins and ends (calibration pulses excluded).
     pulse : CalibrationPulse or None
+    ink_x0, ink_x1 : int
+        First and last columns of trace ink between `x_start` and `x_end` (the drawn signal
+        without the gap after a pulse); -1 when unknown.
     """
 
     baseline_y: float
@@ -56,6 +59,8 @@ class Row:
     x_start: int
     x_end: int
     pulse: CalibrationPulse | None
+    ink_x0: int = -1
+    ink_x1: int = -1
 
 
 @dataclass(frozen=True)
@@ -172,6 +177,27 @@ def _vertical_edges(band: np.ndarray, min_len: int) -> np.ndarray:
     return cols
 
 
+def _pulse_rows(sub: np.ndarray, edges: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Rows of `sub` holding ink connected to the pulse's edges (not grid remnants beside it)."""
+    from scipy.ndimage import label
+
+    labels, _ = label(sub, structure=np.ones((3, 3), dtype=bool))
+    ids = np.unique(labels[:, np.concatenate(edges)])
+    ids = ids[ids > 0]
+    # The longest vertical run of each edge belongs to the pulse; so do their components.
+    keep = []
+    for group in edges:
+        col = sub[:, group].any(axis=1)
+        d = np.diff(np.concatenate(([0], col.astype(np.int8), [0])))
+        starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+        k = int(np.argmax(ends - starts))
+        mid = (starts[k] + ends[k]) // 2
+        keep.extend(int(v) for v in np.unique(labels[mid, group]) if v > 0)
+    return np.flatnonzero(np.isin(labels, keep).any(axis=1)) if keep else np.flatnonzero(
+        sub.any(axis=1)
+    )
+
+
 def find_pulse(
     band: np.ndarray,
     *,
@@ -214,7 +240,7 @@ def find_pulse(
         if width_lo <= gap <= width_hi:
             lo, hi = sorted((first, second), key=lambda g: g[0])
             sub = band[:, lo[0] : hi[-1] + 1]
-            rows = np.flatnonzero(sub.any(axis=1))
+            rows = _pulse_rows(sub, (lo - lo[0], hi - lo[0]))
             top, foot = float(rows[0]), float(rows[-1])
             # The foot is the lower end of the edges, the top their upper end (line centres).
             return CalibrationPulse(
@@ -311,7 +337,14 @@ def analyse_rows(
                 x_start = found.x1 + 1
             else:
                 x_end = found.x0 - 1
-        rows.append(Row(float(b), y0, y1, x_start, x_end, pulse))
+        # The trace's own ink: wide components reaching 3 mm past the pulse (not its foot).
+        right = stats[:, cv2.CC_STAT_LEFT] + stats[:, cv2.CC_STAT_WIDTH]
+        trace_cc = wide_cc & (right > x_start + 3 * px_per_mm_x)
+        inked = np.flatnonzero(trace_cc[core[:, x_start : x_end + 1]].any(axis=0))
+        ink_x0, ink_x1 = (
+            (x_start + int(inked[0]), x_start + int(inked[-1])) if inked.size else (-1, -1)
+        )
+        rows.append(Row(float(b), y0, y1, x_start, x_end, pulse, ink_x0, ink_x1))
     if not rows:
         raise TraceNotFoundError("no ECG trace found on the page")
     return rows

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .binarize import binarize
+from .binarize import TraceMask, binarize
 from .config import LEAD_NAMES, DigitizeOptions, get_layout, page_duration_s
 from .convert import panel_samples
 from .digitization import Diagnostics, Digitization, LeadDiagnostics, OverlayData
@@ -166,33 +166,35 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
             ) from None
     lap("grid")
 
-    # 3. binarize
-    tm = binarize(pre.ink, px_per_mm_x=px_x, px_per_mm_y=px_y)
+    # 3. binarize, 4. rows and pulses (a page holds 10 s at 25 mm/s, 5 s at 50 mm/s)
+    page_s = page_duration_s(options.speed_mm_s)
+    tm, rows, row_warnings = binarize_and_find_rows(pre.ink, px_x, px_y, options)
+    if scale_source == "grid" and not pulses_fit_grid(
+        rows, px_per_mm_y=px_y, line_width_px=estimate_line_width(tm.mask)
+    ):
+        # Pulses whose height is no standard gain at the grid's scale: the "grid" may be the
+        # periodicity of something else (beats, text) on a page without one.
+        pulse_scale = pulse_scale_or_none()
+        if pulse_scale is not None and abs(np.log(pulse_scale[1] / px_y)) > np.log(1.15):
+            warnings.append(
+                f"grid ({px_y:.2f} px/mm) disagrees with the calibration pulses "
+                f"({pulse_scale[1]:.2f} px/mm); scale taken from the pulses"
+            )
+            px_x, px_y = pulse_scale
+            scale_source = "pulse"
+            tm, rows, row_warnings = binarize_and_find_rows(pre.ink, px_x, px_y, options)
+    if scale_source != "grid":
+        # Without a grid, the time scale is best read off the rows' length: every supported
+        # layout draws the full page duration on a row.
+        from_rows = scale_from_row_extents(
+            rows, page_s * options.speed_mm_s, line_width_px=estimate_line_width(tm.mask)
+        )
+        if from_rows is not None:
+            px_x = from_rows
+    warnings.extend(row_warnings)
     if tm.grid_residual > 0.3:
         warnings.append(f"grid lines remain after binarization (residual {tm.grid_residual:.2f})")
     lap("binarize")
-
-    # 4. layout (a page holds 10 s at 25 mm/s, 5 s at 50 mm/s)
-    page_s = page_duration_s(options.speed_mm_s)
-    try:
-        rows = analyse_rows(
-            tm.mask,
-            px_per_mm_x=px_x,
-            px_per_mm_y=px_y,
-            gain_mm_mv=options.gain_mm_mv,
-            speed_mm_s=options.speed_mm_s,
-        )
-    except TraceNotFoundError:
-        # Perhaps a thin trace broken into pieces: bridge 1 mm gaps and look again.
-        rows = analyse_rows(
-            tm.mask,
-            px_per_mm_x=px_x,
-            px_per_mm_y=px_y,
-            gain_mm_mv=options.gain_mm_mv,
-            speed_mm_s=options.speed_mm_s,
-            close_gaps=True,
-        )
-        warnings.append("trace broken into pieces; rows found after bridging 1 mm gaps")
     if options.layout == "auto":
         guess = infer_layout(
             row_signals(tm.mask, rows, px_per_mm_x=px_x, speed_mm_s=options.speed_mm_s)
@@ -318,6 +320,53 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
 
 
 STANDARD_GAINS_MM_MV = (2.5, 5.0, 10.0, 20.0, 40.0)
+
+
+def binarize_and_find_rows(
+    ink: np.ndarray, px_x: float, px_y: float, options: DigitizeOptions
+) -> tuple[TraceMask, list[Row], list[str]]:
+    """Binarize the page and analyse its rows at the scale (`px_x`, `px_y`) px/mm."""
+    tm = binarize(ink, px_per_mm_x=px_x, px_per_mm_y=px_y)
+    kwargs = dict(
+        px_per_mm_x=px_x,
+        px_per_mm_y=px_y,
+        gain_mm_mv=options.gain_mm_mv,
+        speed_mm_s=options.speed_mm_s,
+    )
+    try:
+        return tm, analyse_rows(tm.mask, **kwargs), []
+    except TraceNotFoundError:
+        # Perhaps a thin trace broken into pieces: bridge 1 mm gaps and look again.
+        rows = analyse_rows(tm.mask, close_gaps=True, **kwargs)
+        return tm, rows, ["trace broken into pieces; rows found after bridging 1 mm gaps"]
+
+
+def pulses_fit_grid(rows: list[Row], *, px_per_mm_y: float, line_width_px: float) -> bool:
+    """Whether the rows' calibration pulses are a standard gain tall at `px_per_mm_y`.
+
+    True when there are no pulses (nothing contradicts the grid).
+    """
+    heights = [r.pulse.height_px + 1.0 - line_width_px for r in rows if r.pulse is not None]
+    if not heights:
+        return True
+    mm = float(np.median(heights)) / px_per_mm_y
+    return any(abs(mm / g - 1.0) <= 0.15 for g in STANDARD_GAINS_MM_MV)
+
+
+def scale_from_row_extents(
+    rows: list[Row], page_mm: float, *, line_width_px: float
+) -> float | None:
+    """Horizontal pixels per mm from the length of the longest rows (`page_mm` long each).
+
+    Rows within 3 % of the longest count; None when no row has a known ink extent.
+    """
+    spans = np.array(
+        [r.ink_x1 - r.ink_x0 + 1.0 - line_width_px for r in rows if r.ink_x0 >= 0], dtype=float
+    )
+    spans = spans[spans > 0]
+    if spans.size == 0:
+        return None
+    return float(np.median(spans[spans >= 0.97 * spans.max()])) / page_mm
 
 
 def scale_from_pulses(
