@@ -59,11 +59,34 @@ def remove_grid_lines(mask: np.ndarray, *, min_density: float = 0.2) -> np.ndarr
     """Clear the rows and columns of `mask` that are mostly ink (straight grid lines).
 
     A trace covers a small fraction of any one column, and of any one row except along a long
-    flat stretch; lines printed across the page cover most of it.
+    flat stretch; lines printed across the page cover most of it. Ink that is wider than the
+    line (the trace crossing it or running along it) is kept: see :func:`clear_lines`.
+    """
+    out = clear_lines(mask, mask.mean(axis=0) > min_density)
+    return clear_lines(out.T, mask.mean(axis=1) > min_density).T
+
+
+def clear_lines(mask: np.ndarray, line_cols: np.ndarray) -> np.ndarray:
+    """Clear the columns `line_cols` of `mask` where they hold nothing but a printed line.
+
+    Each run of adjacent line columns is one printed line (its thickness: the median run
+    width). On each row, the line's pixels are kept when the ink there is wider than a line
+    or continues beside it, as where the trace crosses the line or runs along it.
     """
     out = mask.copy()
-    out[mask.mean(axis=1) > min_density, :] = False
-    out[:, mask.mean(axis=0) > min_density] = False
+    idx = np.flatnonzero(line_cols)
+    if idx.size == 0:
+        return out
+    runs = np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1)
+    thickness = float(np.median([r.size for r in runs]))
+    for run in runs:
+        a, b = int(run[0]), int(run[-1])
+        keep = mask[:, a : b + 1].sum(axis=1) > thickness
+        if a > 0:
+            keep |= mask[:, a - 1]
+        if b + 1 < mask.shape[1]:
+            keep |= mask[:, b + 1]
+        out[~keep, a : b + 1] = False
     return out
 
 
