@@ -27,6 +27,8 @@ is seeded by the set's name and the record's number, so a set is the same on eve
 - ``faded``: 0.3–0.7. ``lighting``: uneven lighting 0.3–0.7. ``dpi``: 72–600 (log-uniform).
 - ``crop``: 2–8 % of the width and height cut off random margins.
 - ``orientation``: the page turned by 90°, 180° or 270° (``np.rot90`` of the image).
+- ``layout``: a layout drawn from all common layouts (3x4, 3x4 with 1–3 rhythm strips, 6x2,
+  6x2+II, 12x1, Cabrera, Cabrera+II), auto-detected; the rate of correct detection is printed.
 - ``combined``: photo-like, several at once: perspective 2–6 %, rotation ±5°, lighting 0.2–0.5,
   noise σ 0.01–0.03, blur σ 0.5–1.2 px, JPEG 50–80, 150–300 dpi, any grid colour but none.
 
@@ -71,6 +73,7 @@ FACTOR_SETS = (
     "dpi",
     "crop",
     "orientation",
+    "layout",
     "combined",
 )
 ALL_SETS = ("clean", "degraded", *FACTOR_SETS)
@@ -133,6 +136,10 @@ def render_options(ecg_id: int, set_name: str):  # type: ignore[no-untyped-def]
         )
     if set_name == "dpi":
         return RenderOptions(dpi=round(float(np.exp(u(np.log(72), np.log(600))))), seed=ecg_id)
+    if set_name == "layout":
+        from ecgdigitize.config import LAYOUT_NAMES
+
+        return RenderOptions(layout=str(rng.choice(LAYOUT_NAMES)), seed=ecg_id)
     if set_name == "combined":
         return RenderOptions(
             dpi=float(rng.choice([150, 200, 250, 300])),
@@ -199,6 +206,7 @@ def run_one(args: tuple[int, str]) -> dict:  # type: ignore[type-arg]
         "seconds": seconds,
         "scores": scores,
         "layout": result.diagnostics.layout,
+        "drawn_layout": opts.layout,
         "dpi": opts.dpi,
         "grid": opts.grid_color,
         "rotation": opts.degradations.rotation_deg,
@@ -296,6 +304,16 @@ def main(argv: list[str] | None = None) -> int:
         if s == "orientation" and ok:
             right = sum(r["found_orientation"] == r["turned"] for r in ok)
             geometry.append(f"- orientation: turn found on {right}/{len(ok)} pages")
+        if s == "layout" and ok:
+            right = sum(r["layout"] == r["drawn_layout"] for r in ok)
+            wrong = sorted(
+                {f"{r['drawn_layout']} read as {r['layout']}" for r in ok}
+                - {f"{r['layout']} read as {r['layout']}" for r in ok}
+            )
+            geometry.append(
+                f"- layout: auto-detected on {right}/{len(ok)} pages"
+                + (f" (misread: {'; '.join(wrong)})" if wrong else "")
+            )
         if s in ("perspective", "combined") and ok:
             fixed = sum(bool(r["perspective_corrected"]) for r in ok)
             geometry.append(f"- {s}: perspective corrected on {fixed}/{len(ok)} pages")

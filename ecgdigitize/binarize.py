@@ -96,18 +96,33 @@ def remove_page_lines(
     """Remove lines that run across most of the page.
 
     A column that is ink over more than `min_fraction` of the page height is a grid line (a
-    trace never is). A row that is ink over more than `min_fraction` of the width is removed
-    only when the band of such rows is at most `max_thickness_px` tall: grid lines are printed
-    thinner than the trace, and a flat trace (a lead that is off) may cross the page too.
+    trace never is). A row holding one unbroken run of ink over more than `min_fraction` of
+    the width is removed when the band of such rows is at most `max_thickness_px` tall: grid
+    lines are printed thinner than the trace, and a trace along one row is broken by every
+    wave that leaves it (a lead that is off, drawn flat across the page, is lost).
     """
     out = mask.copy()
     out[:, mask.mean(axis=0) > min_fraction] = False
-    full = np.flatnonzero(out.mean(axis=1) > min_fraction)
+    full = np.array(
+        [
+            y
+            for y in np.flatnonzero(out.mean(axis=1) > min_fraction)
+            if _longest_run(out[y]) > min_fraction * mask.shape[1]
+        ],
+        dtype=int,
+    )
     if full.size:
         for run in np.split(full, np.flatnonzero(np.diff(full) > 1) + 1):
             if run.size <= max_thickness_px:
                 out[run, :] = False
     return out
+
+
+def _longest_run(row: np.ndarray) -> int:
+    """Length of the longest run of True in a 1-D bool array."""
+    d = np.diff(np.concatenate(([0], row.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    return int((ends - starts).max()) if starts.size else 0
 
 
 def remove_straight_segments(

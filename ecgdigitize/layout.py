@@ -182,10 +182,8 @@ def _pulse_rows(sub: np.ndarray, edges: tuple[np.ndarray, np.ndarray]) -> np.nda
     from scipy.ndimage import label
 
     labels, _ = label(sub, structure=np.ones((3, 3), dtype=bool))
-    ids = np.unique(labels[:, np.concatenate(edges)])
-    ids = ids[ids > 0]
     # The longest vertical run of each edge belongs to the pulse; so do their components.
-    keep = []
+    keep: list[int] = []
     for group in edges:
         col = sub[:, group].any(axis=1)
         d = np.diff(np.concatenate(([0], col.astype(np.int8), [0])))
@@ -193,8 +191,10 @@ def _pulse_rows(sub: np.ndarray, edges: tuple[np.ndarray, np.ndarray]) -> np.nda
         k = int(np.argmax(ends - starts))
         mid = (starts[k] + ends[k]) // 2
         keep.extend(int(v) for v in np.unique(labels[mid, group]) if v > 0)
-    return np.flatnonzero(np.isin(labels, keep).any(axis=1)) if keep else np.flatnonzero(
-        sub.any(axis=1)
+    return (
+        np.flatnonzero(np.isin(labels, keep).any(axis=1))
+        if keep
+        else np.flatnonzero(sub.any(axis=1))
     )
 
 

@@ -97,6 +97,64 @@ def match_rhythm_strip(
     return best_lead, (best if np.isfinite(best) else float("nan"))
 
 
+# The six limb leads as combinations of I and II (Einthoven's and Goldberger's relations).
+_LIMB_FROM_I_II: dict[str, tuple[float, float]] = {
+    "I": (1.0, 0.0),
+    "II": (0.0, 1.0),
+    "III": (-1.0, 1.0),
+    "aVR": (-0.5, -0.5),
+    "-aVR": (0.5, 0.5),
+    "aVL": (1.0, -0.5),
+    "aVF": (-0.5, 1.0),
+}
+_LIMB_ORDER = {
+    "6x2": ("I", "II", "III", "aVR", "aVL", "aVF"),
+    "cabrera": ("aVL", "I", "-aVR", "II", "aVF", "III"),
+}
+
+
+def limb_lead_residual(left_column: list[np.ndarray], order: tuple[str, ...]) -> float:
+    """How well six simultaneous rows follow the limb-lead relations in the given `order`.
+
+    Leads I and II are taken from their rows and the other four rows predicted from them
+    (III = II - I, aVR = -(I + II)/2, aVL = I - II/2, aVF = II - I/2); the result is the median
+    over those rows of the RMS prediction error relative to the row's RMS, each signal taken
+    about its median (row baselines are unknown). The median lets one badly traced row pass.
+    NaN with too few common samples.
+    """
+    centred = []
+    for r in left_column:
+        centred.append(r - np.nanmedian(r) if np.isfinite(r).any() else r)
+    i, ii = centred[order.index("I")], centred[order.index("II")]
+    errors = []
+    for row, lead in zip(centred, order, strict=True):
+        if lead in ("I", "II"):
+            continue
+        a, b = _LIMB_FROM_I_II[lead]
+        pred = a * i + b * ii
+        m = np.isfinite(pred) & np.isfinite(row)
+        ref = float(np.sqrt(np.mean(row[m] ** 2))) if m.sum() >= 20 else 0.0
+        if ref > 0:
+            errors.append(float(np.sqrt(np.mean((pred[m] - row[m]) ** 2))) / ref)
+    return float(np.median(errors)) if errors else float("nan")
+
+
+def is_cabrera(left_column: list[np.ndarray]) -> bool:
+    """Whether the six rows of a 6x2 page follow the Cabrera sequence.
+
+    The first 5 s of the rows hold the limb leads: I, II, III, aVR, aVL, aVF in the standard
+    order, aVL, I, -aVR, II, aVF, III in Cabrera's. The page is Cabrera when the limb-lead
+    relations (:func:`limb_lead_residual`) fit that order clearly better: residual under 0.7
+    and under half that of the standard order.
+    """
+    half = [r[: r.size // 2] for r in left_column]
+    cabrera = limb_lead_residual(half, _LIMB_ORDER["cabrera"])
+    standard = limb_lead_residual(half, _LIMB_ORDER["6x2"])
+    if not np.isfinite(cabrera):
+        return False
+    return cabrera < 0.7 and (not np.isfinite(standard) or cabrera < 0.5 * standard)
+
+
 def infer_layout(row_signals: list[np.ndarray]) -> LayoutGuess:
     """Infer the layout of a page from the signals of its rows.
 
@@ -129,6 +187,8 @@ def infer_layout(row_signals: list[np.ndarray]) -> LayoutGuess:
             "for 3x4 with 0–3 rhythm strips, 6–9 for 6x2 with 0–3, and 12 for 12x1); pass "
             "--layout"
         )
+    if ("6x2", 6) in candidates and is_cabrera(row_signals[:6]):
+        candidates[candidates.index(("6x2", 6))] = ("cabrera", 6)
     guesses = []
     for grid_name, n_grid in candidates:
         grid = get_layout(grid_name)

@@ -126,8 +126,12 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
             gain_mm_mv=options.gain_mm_mv,
             speed_mm_s=options.speed_mm_s,
         )
-        # The pulse's height (1 mV) is read more precisely than its width: square pixels.
-        return None if scale is None else (scale[1], scale[1])
+        # A pulse is as wide (0.2 s) and as tall (1 mV) as the given speed and gain say; one
+        # whose width and height disagree (merged with other ink, or an unusual gain) is
+        # no scale. Its height is read more precisely than its width: square pixels.
+        if scale is None or abs(np.log(scale[0] / scale[1])) > np.log(1.2):
+            return None
+        return scale[1], scale[1]
 
     try:
         pitch = estimate_grid_pitch(1.0 - pre.gray, prior_mm_px=page_w / _TYPICAL_PAGE_WIDTH_MM)
@@ -327,18 +331,22 @@ def binarize_and_find_rows(
 ) -> tuple[TraceMask, list[Row], list[str]]:
     """Binarize the page and analyse its rows at the scale (`px_x`, `px_y`) px/mm."""
     tm = binarize(ink, px_per_mm_x=px_x, px_per_mm_y=px_y)
-    kwargs = dict(
-        px_per_mm_x=px_x,
-        px_per_mm_y=px_y,
-        gain_mm_mv=options.gain_mm_mv,
-        speed_mm_s=options.speed_mm_s,
-    )
+
+    def rows(close_gaps: bool) -> list[Row]:
+        return analyse_rows(
+            tm.mask,
+            px_per_mm_x=px_x,
+            px_per_mm_y=px_y,
+            gain_mm_mv=options.gain_mm_mv,
+            speed_mm_s=options.speed_mm_s,
+            close_gaps=close_gaps,
+        )
+
     try:
-        return tm, analyse_rows(tm.mask, **kwargs), []
+        return tm, rows(False), []
     except TraceNotFoundError:
         # Perhaps a thin trace broken into pieces: bridge 1 mm gaps and look again.
-        rows = analyse_rows(tm.mask, close_gaps=True, **kwargs)
-        return tm, rows, ["trace broken into pieces; rows found after bridging 1 mm gaps"]
+        return tm, rows(True), ["trace broken into pieces; rows found after bridging 1 mm gaps"]
 
 
 def pulses_fit_grid(rows: list[Row], *, px_per_mm_y: float, line_width_px: float) -> bool:
