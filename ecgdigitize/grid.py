@@ -139,6 +139,14 @@ def _periodicity(
             ):
                 fundamental, minor_visible = t, True
                 break
+        else:
+            # Or a multiple of the 5 mm period (10 or 15 mm, when black-and-white thresholding
+            # left major lines of unequal width): a fraction near 5 mm that is as periodic.
+            for d in (2, 3, 4, 5, 6):
+                t = float(candidates[best]) / d
+                if abs(np.log(t / (5 * prior_px))) < np.log(1.5) and comb(t) >= 0.5 * scores[best]:
+                    fundamental, minor_visible = t / 5, False
+                    break
     if not min_px <= fundamental <= max_px:
         return None
 
@@ -195,8 +203,12 @@ def estimate_grid_pitch(
     if px is not None and py is not None:
         ratio = px.minor_px / py.minor_px
         if not 0.8 < ratio < 1.25:
-            # Disagreeing directions: trust the stronger one (pixels are nearly square).
-            keep = px if px.strength >= py.strength else py
+            # Disagreeing directions: pixels are nearly square, so trust one of them: the
+            # one nearer the expected scale when it is known, else the stronger.
+            if prior_mm_px is not None:
+                keep = min(px, py, key=lambda p: abs(np.log(p.minor_px / prior_mm_px)))
+            else:
+                keep = px if px.strength >= py.strength else py
             px = py = keep
     x = px if px is not None else py
     y = py if py is not None else px
