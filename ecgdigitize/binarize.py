@@ -90,6 +90,24 @@ def clear_lines(mask: np.ndarray, line_cols: np.ndarray) -> np.ndarray:
     return out
 
 
+def remove_dark_lines(mask: np.ndarray, ink: np.ndarray, *, threshold: float) -> np.ndarray:
+    """Clear grid lines dark enough to survive thresholding in pieces.
+
+    A printed line's darkness is the median of `ink` along its row (or column): a trace
+    covers too little of any row to move it. Rows and columns whose median darkness reaches
+    70 % of the `threshold` are lines that thresholding leaves in pieces, mostly where they
+    meet the trace; they are cleared where they hold nothing but the line
+    (:func:`clear_lines`). Pale grids (red, pink, ...) have no such lines and are untouched.
+    """
+    step = 4  # a subsample of the other axis is enough for a median
+    rows = np.median(ink[:, ::step], axis=1) >= 0.7 * threshold
+    cols = np.median(ink[::step, :], axis=0) >= 0.7 * threshold
+    if not rows.any() and not cols.any():
+        return mask
+    out = clear_lines(mask, cols)
+    return clear_lines(out.T, rows).T
+
+
 def remove_page_lines(
     mask: np.ndarray, *, max_thickness_px: float, min_fraction: float = 0.5
 ) -> np.ndarray:
@@ -218,6 +236,7 @@ def binarize(
     # Grid lines can survive even a good threshold (the border, the darkest major lines, pieces
     # in the margins): remove what is still a line.
     thin = max(2.0, 0.3 * min(px_per_mm_x, px_per_mm_y))
+    mask = remove_dark_lines(mask, ink, threshold=threshold)
     mask = remove_page_lines(mask, max_thickness_px=thin)
     mask = remove_straight_segments(
         mask, min_length_px=2.5 * min(px_per_mm_x, px_per_mm_y), max_thickness_px=thin
