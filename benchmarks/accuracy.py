@@ -37,7 +37,8 @@ is seeded by the set's name and the record's number, so a set is the same on eve
 
 Prints pooled SNR, SNR-median, KS, ASCI and WAD per set, per-lead SNR, and every failure with
 its error message. The real clinical scans in ``../shared/data/real-scans`` (no ground truth)
-are digitized too; their overlays are saved under ``--out`` for inspection.
+are digitized too; their overlays are saved under ``--out`` for inspection, and the heart rate
+from our lead II is printed beside the rate printed on the sheet where there is one.
 """
 
 from __future__ import annotations
@@ -216,7 +217,30 @@ def run_one(args: tuple[int, str]) -> dict:  # type: ignore[type-arg]
     }
 
 
+# Heart rates printed on real sheets (read off the sheet's header by eye), in bpm.
+PRINTED_RATE_BPM = {"fullScan.png": 44.0, "rotatedFullScan.png": 44.0}
+
+
+def heart_rate_bpm(signal: np.ndarray, fs: float) -> float:
+    """Heart rate from one lead: median R-R interval of its QRS peaks (NaN if under 3 beats).
+
+    Peaks are the samples of largest absolute deviation from the median, at least 0.3 s apart
+    and at least half as prominent as the largest complex.
+    """
+    from scipy.signal import find_peaks
+
+    x = signal[np.isfinite(signal)]
+    if x.size < fs:
+        return float("nan")
+    x = np.abs(x - np.median(x))
+    peaks, _ = find_peaks(x, distance=max(1, round(0.3 * fs)), prominence=0.5 * float(x.max()))
+    if peaks.size < 3:
+        return float("nan")
+    return float(60.0 * fs / np.median(np.diff(peaks)))
+
+
 def real_scans(out: Path) -> list[str]:
+    from ecgdigitize.config import LEAD_NAMES
     from ecgdigitize.pipeline import digitize
 
     lines = []
@@ -229,9 +253,14 @@ def real_scans(out: Path) -> list[str]:
             r.save_overlay(out / f"{path.stem}_overlay.png", overwrite=True)
             d = r.diagnostics
             kept = sum(ld.kept for ld in d.leads)
+            rate = heart_rate_bpm(r.signal[:, LEAD_NAMES.index("II")], r.fs)
+            printed = PRINTED_RATE_BPM.get(path.name)
+            rate_text = f"HR {rate:5.1f} bpm" + (
+                f" (printed {printed:g})" if printed is not None else ""
+            )
             lines.append(
                 f"{path.name:24s} ok     {d.layout:12s} {kept:2d}/12 leads  "
-                f"{d.px_per_mm_x:6.2f} px/mm  rot {d.rotation_deg:+.2f}  "
+                f"{d.px_per_mm_x:6.2f} px/mm  rot {d.rotation_deg:+.2f}  {rate_text}  "
                 f"{'; '.join(d.warnings)}"
             )
         except Exception as exc:

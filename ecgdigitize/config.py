@@ -123,6 +123,8 @@ _GRIDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "3x4": (("I", "aVR", "V1", "V4"), ("II", "aVL", "V2", "V5"), ("III", "aVF", "V3", "V6")),
     "6x2": (("I", "V1"), ("II", "V2"), ("III", "V3"), ("aVR", "V4"), ("aVL", "V5"), ("aVF", "V6")),
     "12x1": tuple((lead,) for lead in LEAD_NAMES),
+    # The six limb leads only, one per row over the whole page (chest leads not recorded).
+    "6x1": tuple((lead,) for lead in LEAD_NAMES[:6]),
     # Cabrera sequence (aVL, I, -aVR, II, aVF, III) in the 6x2 arrangement.
     "cabrera": (
         ("aVL", "V1"), ("I", "V2"), ("-aVR", "V3"), ("II", "V4"), ("aVF", "V5"), ("III", "V6"),
@@ -137,11 +139,12 @@ LAYOUT_NAMES: tuple[str, ...] = (
     "6x2",
     "6x2+II",
     "12x1",
+    "6x1",
     "cabrera",
     "cabrera+II",
 )
 """Common layouts. Any ``GRID+LEAD[+LEAD[+LEAD]]`` (up to three rhythm strips) is also accepted,
-where GRID is one of ``3x4``, ``6x2``, ``cabrera``."""
+where GRID is one of ``3x4``, ``6x2``, ``cabrera``. ``6x1`` holds the six limb leads only."""
 
 MAX_RHYTHM_STRIPS = 3
 
@@ -152,8 +155,9 @@ def get_layout(name: str, *, page_duration_s: float = PAGE_DURATION_S) -> Layout
     Parameters
     ----------
     name : str
-        ``3x4``, ``6x2``, ``12x1`` or ``cabrera``, optionally followed by up to three rhythm
-        strips as ``+LEAD`` (e.g. ``3x4+II``, ``3x4+V1+II+V5``). Case-insensitive.
+        ``3x4``, ``6x2``, ``12x1``, ``6x1`` (limb leads only) or ``cabrera``; ``3x4``, ``6x2``
+        and ``cabrera`` optionally followed by up to three rhythm strips as ``+LEAD`` (e.g.
+        ``3x4+II``, ``3x4+V1+II+V5``). Case-insensitive.
     page_duration_s : float
         Seconds shown across the page width.
 
@@ -172,7 +176,7 @@ def get_layout(name: str, *, page_duration_s: float = PAGE_DURATION_S) -> Layout
     if grid_name not in _GRIDS:
         raise ValueError(f"unknown layout {name!r}; {allowed}")
     rhythm = parts[1:]
-    if len(rhythm) > MAX_RHYTHM_STRIPS or (rhythm and grid_name == "12x1"):
+    if len(rhythm) > MAX_RHYTHM_STRIPS or (rhythm and grid_name in ("12x1", "6x1")):
         raise ValueError(f"unknown layout {name!r}; {allowed}")
     try:
         rhythm = [canonical_lead_name(r) for r in rhythm]

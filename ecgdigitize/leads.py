@@ -155,6 +155,17 @@ def is_cabrera(left_column: list[np.ndarray]) -> bool:
     return cabrera < 0.7 and (not np.isfinite(standard) or cabrera < 0.5 * standard)
 
 
+def is_limb_leads_only(rows: list[np.ndarray]) -> bool:
+    """Whether six rows hold the limb leads over the whole page (a six-lead sheet).
+
+    On a 6x2 page the second half of the rows holds V1–V6, which follow no limb-lead
+    relation; on a six-lead page the limb leads continue there, in the standard order.
+    """
+    second = [r[r.size // 2 :] for r in rows]
+    residual = limb_lead_residual(second, _LIMB_ORDER["6x2"])
+    return bool(np.isfinite(residual) and residual < 0.5)
+
+
 def infer_layout(row_signals: list[np.ndarray]) -> LayoutGuess:
     """Infer the layout of a page from the signals of its rows.
 
@@ -187,6 +198,8 @@ def infer_layout(row_signals: list[np.ndarray]) -> LayoutGuess:
             "for 3x4 with 0–3 rhythm strips, 6–9 for 6x2 with 0–3, and 12 for 12x1); pass "
             "--layout"
         )
+    if n_rows == 6 and is_limb_leads_only(row_signals):
+        return LayoutGuess(get_layout("6x1"), ())
     if ("6x2", 6) in candidates and is_cabrera(row_signals[:6]):
         candidates[candidates.index(("6x2", 6))] = ("cabrera", 6)
     guesses = []

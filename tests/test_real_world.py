@@ -172,3 +172,23 @@ def test_dark_grid_no_grid_and_black_and_white(ptbxl_record, grid: str, bw: bool
     snr = [metrics.snr(sheet.truth[:, j], result.signal[:, j], fs=sheet.fs) for j in range(12)]
     assert float(np.mean(snr)) >= 12.0
     assert len(LEAD_NAMES) == sum(ld.kept for ld in d.leads)
+
+
+def test_six_lead_limb_sheet_is_detected(ptbxl_record) -> None:  # type: ignore[no-untyped-def]
+    sheet = render_record(ptbxl_record(2), options=RenderOptions(layout="6x1", dpi=150))
+    result = digitize(sheet.image)
+    assert result.diagnostics.layout == "6x1"
+    limb = [metrics.snr(sheet.truth[:, j], result.signal[:, j], fs=sheet.fs) for j in range(6)]
+    assert float(np.mean(limb)) >= 12.0
+    assert np.isnan(result.signal[:, 6:]).all()  # V1-V6 were not drawn
+
+
+def test_six_rows_of_limb_leads_infer_6x1() -> None:
+    rng = np.random.default_rng(4)
+    rows = _limb_rows("6x2", rng)
+    i, ii = rows[0][:500] - 40, rows[1][:500] - 40
+    # Continue the limb leads over the second half instead of chest leads.
+    for k, (a, b) in enumerate([(1, 0), (0, 1), (-1, 1), (-0.5, -0.5), (1, -0.5), (-0.5, 1)]):
+        rows[k][500:] = a * i[::-1] + b * ii[::-1] + 40
+    assert infer_layout(rows).layout.name == "6x1"
+    assert infer_layout(_limb_rows("6x2", rng)).layout.name == "6x2"

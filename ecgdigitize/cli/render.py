@@ -34,7 +34,8 @@ def _check_output(ctx: click.Context, param: click.Parameter, value: Path) -> Pa
     "--layout",
     default="3x4+II",
     show_default=True,
-    help="Lead layout: 3x4, 6x2, 12x1 or cabrera, with up to three rhythm strips (+II, +V1...).",
+    help="Lead layout: 3x4, 6x2, 12x1, 6x1 (limb leads) or cabrera; 3x4, 6x2 and cabrera "
+    "with up to three rhythm strips (+II, +V1...).",
 )
 @click.option(
     "--dpi", type=click.FloatRange(10, 600), default=200.0, show_default=True, help="Resolution."
