@@ -844,12 +844,12 @@ def estimate_orientation(
     are left as they are too. Then, with the rows horizontal, upright against upside down:
     calibration pulses rise above their baseline on an upright page (:func:`upright_evidence`).
     Pulses are counted in the trace mask and, when they do not decide, again in a lighter mask
-    that keeps thin lines. Without a clear pulse majority (a margin of at least two pulses and
-    half of those found: grid cells left in a mask look like pulses both ways), the upward
-    skew
-    of the ink decides between 90° and 270° (ambiguous below `min_moment`); a horizontal page
-    is turned upside down only when the skew is below ``-2 * min_moment`` (some ECGs are
-    mostly negative), otherwise it is kept upright and flagged ambiguous.
+    that keeps thin lines. Without a clear pulse majority (a margin of at least three pulses
+    and half of those found: grid cells left in a mask, and letters of printed text, look like
+    pulses both ways), the upward skew of the ink decides between 90° and 270° (ambiguous
+    below `min_moment`); a horizontal page is turned upside down only when the skew is below
+    ``-2 * min_moment`` (some ECGs are mostly negative), otherwise it is kept upright and
+    flagged ambiguous.
 
     Parameters
     ----------
@@ -892,7 +892,7 @@ def estimate_orientation(
         )
 
     def decisive(up: int, down: int) -> bool:
-        return abs(up - down) >= max(2.0, 0.5 * (up + down))
+        return abs(up - down) >= max(3.0, 0.5 * (up + down))
 
     up, down, moment = evidence(mask)
     if not decisive(up, down):

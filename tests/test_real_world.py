@@ -192,3 +192,18 @@ def test_six_rows_of_limb_leads_infer_6x1() -> None:
         rows[k][500:] = a * i[::-1] + b * ii[::-1] + 40
     assert infer_layout(rows).layout.name == "6x1"
     assert infer_layout(_limb_rows("6x2", rng)).layout.name == "6x2"
+
+
+def test_header_text_and_no_calibration_pulse(ptbxl_record) -> None:  # type: ignore[no-untyped-def]
+    header = (
+        "Name: Test Patient   ID: 0002\nVent. rate 63 bpm   PR 160 ms   QRS 90 ms\nSinus rhythm"
+    )
+    sheet = render_record(
+        ptbxl_record(2), options=RenderOptions(dpi=150, header=header, calibration=False)
+    )
+    result = digitize(sheet.image)
+    d = result.diagnostics
+    assert d.layout == "3x4+II" and d.n_rows == 4  # the header lines are not trace rows
+    assert d.calibration_source == "grid"  # no pulse: the gain is the given 10 mm/mV
+    snr = [metrics.snr(sheet.truth[:, j], result.signal[:, j], fs=sheet.fs) for j in range(12)]
+    assert float(np.mean(snr)) >= 12.0
