@@ -12,7 +12,7 @@ from .binarize import TraceMask, binarize
 from .config import LEAD_NAMES, DigitizeOptions, get_layout, page_duration_s
 from .convert import panel_samples
 from .digitization import Diagnostics, Digitization, LeadDiagnostics, OverlayData
-from .errors import EcgDigitizeError, GridNotFoundError, TraceNotFoundError
+from .errors import EcgDigitizeError, GridNotFoundError, LayoutError, TraceNotFoundError
 from .grid import estimate_grid_pitch
 from .io.image import Page, page_from_array, read_pages
 from .layout import CalibrationPulse, Row, analyse_rows, place_panels, row_origin
@@ -200,6 +200,7 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
         warnings.append(f"grid lines remain after binarization (residual {tm.grid_residual:.2f})")
     lap("binarize")
     if options.layout == "auto":
+        check_rows_span_page(rows, px_per_s=px_x * options.speed_mm_s, page_s=page_s)
         guess = infer_layout(
             row_signals(tm.mask, rows, px_per_mm_x=px_x, speed_mm_s=options.speed_mm_s)
         )
@@ -347,6 +348,27 @@ def binarize_and_find_rows(
     except TraceNotFoundError:
         # Perhaps a thin trace broken into pieces: bridge 1 mm gaps and look again.
         return tm, rows(True), ["trace broken into pieces; rows found after bridging 1 mm gaps"]
+
+
+def check_rows_span_page(rows: list[Row], *, px_per_s: float, page_s: float) -> None:
+    """Refuse to guess the layout of a page whose rows are much shorter than the page.
+
+    Every layout that auto-detection knows draws the full page duration (10 s at 25 mm/s) on a
+    row; a page whose longest row spans under 80 % of it is another format (a one-column or
+    short-format sheet, or a page cut short), and guessing would name the leads wrongly.
+
+    Raises
+    ------
+    LayoutError
+        With the longest row's duration, when it is under 80 % of `page_s`.
+    """
+    spans = [(r.ink_x1 - r.ink_x0) / px_per_s for r in rows if r.ink_x0 >= 0]
+    if spans and max(spans) < 0.8 * page_s:
+        raise LayoutError(
+            f"the longest trace row spans {max(spans):.1f} s, but every layout auto-detection "
+            f"knows draws {page_s:g} s per row: a one-column or short-format page; pass --layout "
+            "to digitize it anyway"
+        )
 
 
 def pulses_fit_grid(rows: list[Row], *, px_per_mm_y: float, line_width_px: float) -> bool:

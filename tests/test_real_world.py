@@ -207,3 +207,20 @@ def test_header_text_and_no_calibration_pulse(ptbxl_record) -> None:  # type: ig
     assert d.calibration_source == "grid"  # no pulse: the gain is the given 10 mm/mV
     snr = [metrics.snr(sheet.truth[:, j], result.signal[:, j], fs=sheet.fs) for j in range(12)]
     assert float(np.mean(snr)) >= 12.0
+
+
+def test_rows_shorter_than_the_page_are_not_guessed(ptbxl_record) -> None:  # type: ignore[no-untyped-def]
+    from ecgdigitize.config import DigitizeOptions
+    from ecgdigitize.errors import LayoutError
+
+    # The left 60 % of a sheet: its rows span about 5.5 s of the 10 s every layout draws.
+    sheet = render_record(ptbxl_record(2), options=RenderOptions(dpi=100))
+    short = np.ascontiguousarray(sheet.image[:, : int(0.6 * sheet.image.shape[1])])
+    with pytest.raises(
+        LayoutError, match=r"the longest trace row spans 5\.\d s, but every layout"
+    ):
+        digitize(short)
+    # Told the layout, it digitizes what is there (NaN where nothing was drawn).
+    result = digitize(short, DigitizeOptions(layout="3x4+II"))
+    assert result.diagnostics.layout == "3x4+II"
+    assert np.isnan(result.signal[-100:, LEAD_NAMES.index("II")]).all()
