@@ -26,6 +26,7 @@ is seeded by the set's name and the record's number, so a set is the same on eve
 - ``bw``: black-and-white threshold, grid colour drawn from all colours.
 - ``faded``: 0.3–0.7. ``lighting``: uneven lighting 0.3–0.7. ``dpi``: 72–600 (log-uniform).
 - ``crop``: 2–8 % of the width and height cut off random margins.
+- ``curl``: mild page curl, lines bowing by 1–3 % of the page height at the sides.
 - ``orientation``: the page turned by 90°, 180° or 270° (``np.rot90`` of the image).
 - ``layout``: a layout drawn from all common layouts (3x4, 3x4 with 1–3 rhythm strips, 6x2,
   6x2+II, 12x1, Cabrera, Cabrera+II), auto-detected; the rate of correct detection is printed.
@@ -73,6 +74,7 @@ FACTOR_SETS = (
     "lighting",
     "dpi",
     "crop",
+    "curl",
     "orientation",
     "layout",
     "combined",
@@ -164,6 +166,7 @@ def render_options(ecg_id: int, set_name: str):  # type: ignore[no-untyped-def]
         "faded": lambda: Degradations(faded=float(u(0.3, 0.7))),
         "lighting": lambda: Degradations(lighting=float(u(0.3, 0.7))),
         "crop": lambda: Degradations(crop_fraction=float(u(0.02, 0.08))),
+        "curl": lambda: Degradations(curl=float(u(0.01, 0.03))),
     }
     return RenderOptions(seed=ecg_id, degradations=single[set_name]())
 
@@ -214,6 +217,7 @@ def run_one(args: tuple[int, str]) -> dict:  # type: ignore[type-arg]
         "turned": 90 * turns,
         "found_orientation": result.diagnostics.orientation_deg,
         "perspective_corrected": result.diagnostics.perspective_corrected,
+        "curl_px": result.diagnostics.curl_px,
     }
 
 
@@ -343,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"- layout: auto-detected on {right}/{len(ok)} pages"
                 + (f" (misread: {'; '.join(wrong)})" if wrong else "")
             )
+        if s == "curl" and ok:
+            fixed = sum(r["curl_px"] > 0 for r in ok)
+            geometry.append(f"- curl: straightened on {fixed}/{len(ok)} pages")
         if s in ("perspective", "combined") and ok:
             fixed = sum(bool(r["perspective_corrected"]) for r in ok)
             geometry.append(f"- {s}: perspective corrected on {fixed}/{len(ok)} pages")

@@ -229,6 +229,10 @@ class Degradations:
         Fade the ink and grid towards the paper colour (0–1, thermal paper).
     crop_fraction : float
         Cut this fraction of the page width/height off random margins (0–0.2).
+    curl : float
+        Mild page curl (0–0.1): lines bow vertically, by this fraction of the page height at
+        the left and right edges, more towards the bottom of the page (paper bent about a
+        vertical axis, as a sheet lifting at its sides on a scanner or under a camera).
     """
 
     rotation_deg: float = 0.0
@@ -240,6 +244,7 @@ class Degradations:
     black_white: bool = False
     faded: float = 0.0
     crop_fraction: float = 0.0
+    curl: float = 0.0
 
 
 @dataclass(frozen=True)

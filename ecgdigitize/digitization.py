@@ -49,7 +49,8 @@ class Diagnostics:
     ``orientation_deg`` is the quarter turn that was removed (0, 90, 180 or 270,
     counter-clockwise as found on the page) and ``perspective_corrected`` tells whether the
     perspective of a photographed page was rectified; ``rotation_deg`` is the fine skew
-    removed after both.
+    removed after both, and ``curl_px`` the largest vertical bow of page curl straightened
+    after that (0 when none was found).
     """
 
     source: str
@@ -72,6 +73,7 @@ class Diagnostics:
     seconds: dict[str, float] = field(default_factory=dict)
     orientation_deg: int = 0
     perspective_corrected: bool = False
+    curl_px: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dictionary."""

@@ -200,7 +200,14 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
         warnings.append(f"grid lines remain after binarization (residual {tm.grid_residual:.2f})")
     lap("binarize")
     if options.layout == "auto":
-        check_rows_span_page(rows, px_per_s=px_x * options.speed_mm_s, page_s=page_s)
+        check_rows_span_page(
+            tm.mask,
+            rows,
+            px_per_mm_x=px_x,
+            px_per_mm_y=px_y,
+            page_s=page_s,
+            speed_mm_s=options.speed_mm_s,
+        )
         guess = infer_layout(
             row_signals(tm.mask, rows, px_per_mm_x=px_x, speed_mm_s=options.speed_mm_s)
         )
@@ -304,6 +311,7 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
         seconds=seconds,
         orientation_deg=pre.orientation_deg,
         perspective_corrected=pre.perspective_corrected,
+        curl_px=pre.curl_px,
     )
     overlay = None
     if keep_overlay:
@@ -319,6 +327,7 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
                 f" calibration {calibration}, rotation {pre.rotation_deg:.2f} deg"
                 + (f", turned {pre.orientation_deg} deg" if pre.orientation_deg else "")
                 + (", perspective corrected" if pre.perspective_corrected else "")
+                + (f", curl {pre.curl_px:.0f} px straightened" if pre.curl_px else "")
             ),
         )
     return Digitization(signal=signal, fs=fs, diagnostics=diagnostics, overlay_data=overlay)
@@ -350,24 +359,51 @@ def binarize_and_find_rows(
         return tm, rows(True), ["trace broken into pieces; rows found after bridging 1 mm gaps"]
 
 
-def check_rows_span_page(rows: list[Row], *, px_per_s: float, page_s: float) -> None:
+def check_rows_span_page(
+    mask: np.ndarray,
+    rows: list[Row],
+    *,
+    px_per_mm_x: float,
+    px_per_mm_y: float,
+    page_s: float,
+    speed_mm_s: float,
+) -> None:
     """Refuse to guess the layout of a page whose rows are much shorter than the page.
 
     Every layout that auto-detection knows draws the full page duration (10 s at 25 mm/s) on a
     row; a page whose longest row spans under 80 % of it is another format (a one-column or
-    short-format sheet, or a page cut short), and guessing would name the leads wrongly.
+    short-format sheet, or a page cut short) or its scale was misread, and guessing would name
+    the leads wrongly. A
+    row's span is measured on all its ink within 3 mm of the baseline (a trace broken into
+    pieces still spans the page), from after a left pulse to before a right one, over the
+    columns where at least 10 % of a 5 mm window holds ink.
 
     Raises
     ------
     LayoutError
         With the longest row's duration, when it is under 80 % of `page_s`.
     """
-    spans = [(r.ink_x1 - r.ink_x0) / px_per_s for r in rows if r.ink_x0 >= 0]
+    from scipy.ndimage import uniform_filter1d
+
+    h, w = mask.shape
+    half = max(1, round(3 * px_per_mm_y))
+    window = max(3, round(5 * px_per_mm_x))
+    spans = []
+    for r in rows:
+        x0 = r.pulse.x1 + 1 if r.pulse is not None and r.pulse.side == "left" else 0
+        x1 = r.pulse.x0 if r.pulse is not None and r.pulse.side == "right" else w
+        y = round(r.baseline_y)
+        cols = mask[max(0, y - half) : min(h, y + half + 1), x0:x1].any(axis=0)
+        if cols.size == 0:
+            continue
+        inked = np.flatnonzero(uniform_filter1d(cols.astype(np.float32), window) >= 0.1)
+        if inked.size:
+            spans.append((inked[-1] - inked[0]) / (px_per_mm_x * speed_mm_s))
     if spans and max(spans) < 0.8 * page_s:
         raise LayoutError(
             f"the longest trace row spans {max(spans):.1f} s, but every layout auto-detection "
-            f"knows draws {page_s:g} s per row: a one-column or short-format page; pass --layout "
-            "to digitize it anyway"
+            f"knows draws {page_s:g} s per row at {px_per_mm_x:.2f} px/mm: a one-column or "
+            "short-format page, or a misread scale; pass --layout to digitize it anyway"
         )
 
 

@@ -28,6 +28,9 @@ class Preprocessed:
         page).
     perspective_corrected : bool
         Whether a perspective distortion (photographed page) was rectified.
+    curl_px : float
+        Largest vertical displacement of page curl that was straightened, in pixels (0 when
+        the lines were straight).
     warnings : tuple of str
         What the caller should report (e.g. an uncertain orientation).
     """
@@ -38,6 +41,7 @@ class Preprocessed:
     rgb: np.ndarray
     orientation_deg: int = 0
     perspective_corrected: bool = False
+    curl_px: float = 0.0
     warnings: tuple[str, ...] = ()
 
 
@@ -209,6 +213,8 @@ def preprocess(
     min_rotation_deg: float = 0.05,
     correct_perspective: bool = True,
     detect_orientation: bool = True,
+    correct_curl: bool = True,
+    min_curl_px: float = 2.0,
 ) -> Preprocessed:
     """Rectify, turn upright and deskew a page, and compute its flattened gray and ink maps.
 
@@ -216,7 +222,8 @@ def preprocess(
     when the line families are measurably not parallel, so scans are left untouched), then
     the fine rotation estimate, then the quarter-turn orientation
     (:func:`ecgdigitize.geometry.estimate_orientation`, on the deskewed reduced ink map), then
-    the deskew, then background flattening.
+    the deskew, then page curl (:func:`ecgdigitize.curl.estimate_curl`, applied only when
+    lines bow by ``min_curl_px`` or more), then background flattening.
 
     Parameters
     ----------
@@ -230,11 +237,17 @@ def preprocess(
         Look for (and undo) the perspective of a photographed page.
     detect_orientation : bool
         Look for (and undo) a page turned by 90°, 180° or 270°.
+    correct_curl : bool
+        Look for (and straighten) lines bowed by page curl (:mod:`ecgdigitize.curl`), after
+        the deskew.
+    min_curl_px : float
+        Bows smaller than this (pixels) are left alone (no resampling).
 
     Returns
     -------
     Preprocessed
     """
+    from .curl import estimate_curl, uncurl
     from .geometry import estimate_orientation, estimate_page_homography, rectify
 
     warnings: list[str] = []
@@ -276,6 +289,13 @@ def preprocess(
         gray, ink = ink_maps(rgb)
     else:
         angle = 0.0
+    curl_px = 0.0
+    if correct_curl:
+        curl = estimate_curl(1.0 - gray)
+        if curl.reliable and curl.max_shift_px >= min_curl_px:
+            rgb = uncurl(rgb, curl)
+            gray, ink = ink_maps(rgb)
+            curl_px = round(curl.max_shift_px, 2)
     window = max(31, min(gray.shape) // 20)
     dark = flatten_background(1.0 - gray, window_px=window)
     ink = flatten_background(ink, window_px=window)
@@ -286,5 +306,6 @@ def preprocess(
         rgb=rgb,
         orientation_deg=orientation,
         perspective_corrected=perspective,
+        curl_px=curl_px,
         warnings=tuple(warnings),
     )

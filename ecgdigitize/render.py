@@ -181,6 +181,7 @@ def _check_options(options: RenderOptions) -> Layout:
         "lighting": (d.lighting, 0.0, 1.0),
         "faded": (d.faded, 0.0, 1.0),
         "crop_fraction": (d.crop_fraction, 0.0, 0.2),
+        "curl": (d.curl, 0.0, 0.1),
     }
     for name, (value, lo, hi) in ranges.items():
         if not lo <= value <= hi:
@@ -668,8 +669,8 @@ def _degrade(
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """Apply the degradations `d` to a uint8 RGB page, in the order of a scan or photo.
 
-    Fading (on the paper), then the geometric warp (rotation about the page centre and
-    perspective), cropping, lighting, blur, sensor noise, black-and-white threshold and JPEG.
+    Fading (on the paper), page curl, then the geometric warp (rotation about the page centre
+    and perspective), cropping, lighting, blur, sensor noise, black-and-white threshold and JPEG.
     Each degradation draws from its own generator ``default_rng([seed, k])``, so turning one on
     does not change the others.
 
@@ -690,6 +691,21 @@ def _degrade(
         paper = np.empty_like(out)
         paper[:] = paper_rgb
         out = cv2.blendLinear(out, paper, keep, 1.0 - keep)
+
+    if d.curl > 0:
+        # Page curl: a column at x moves down by curl * h * u^2 (u = 2x/w - 1, -1..1), scaled
+        # from 0.75 at the top to 1.25 at the bottom. The homography below ignores it.
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        u = 2.0 * xx / max(w - 1, 1) - 1.0
+        sag = np.float32(d.curl * h) * u * u * (0.75 + 0.5 * yy / max(h - 1, 1))
+        out = cv2.remap(
+            out,
+            xx,
+            yy - sag,
+            interpolation=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=(255, 255, 255),
+        )
 
     homography = np.eye(3)
     if d.rotation_deg != 0:

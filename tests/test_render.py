@@ -260,7 +260,7 @@ def test_degradations_are_deterministic_and_seeded() -> None:
 def test_each_degradation_changes_the_page() -> None:
     signal = synthetic_signal()
     clean = render(signal, fs=FS, options=RenderOptions(dpi=50)).image
-    for field, value in {**vars(ALL_DEGRADATIONS), "black_white": True}.items():
+    for field, value in {**vars(ALL_DEGRADATIONS), "black_white": True, "curl": 0.02}.items():
         d = replace(Degradations(), **{field: value})
         image = render(signal, fs=FS, options=RenderOptions(dpi=50, degradations=d)).image
         assert image.shape != clean.shape or not np.array_equal(image, clean), field

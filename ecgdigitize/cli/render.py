@@ -110,6 +110,12 @@ def _check_output(ctx: click.Context, param: click.Parameter, value: Path) -> Pa
     default=0.0,
     help="Cut this fraction of the width/height off random margins.",
 )
+@click.option(
+    "--curl",
+    type=click.FloatRange(0, 0.1),
+    default=0.0,
+    help="Page curl: lines bow by this fraction of the page height at the sides.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 def render(
     record: Path,
@@ -134,6 +140,7 @@ def render(
     black_white: bool,
     faded: float,
     crop: float,
+    curl: float,
     overwrite: bool,
 ) -> None:
     """Draw a paper ECG sheet from the WFDB RECORD, with its ground truth.
@@ -168,6 +175,7 @@ def render(
             black_white=black_white,
             faded=faded,
             crop_fraction=crop,
+            curl=curl,
         ),
     )
     check_writable(list(sheet_paths(output)), overwrite=overwrite)
