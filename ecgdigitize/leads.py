@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import MAX_RHYTHM_STRIPS, PAGE_DURATION_S, Layout, get_layout
+from .config import LEAD_NAMES, MAX_RHYTHM_STRIPS, PAGE_DURATION_S, Layout, get_layout
 from .errors import LayoutError
 
 MATCH_THRESHOLD = 0.9
@@ -26,7 +26,8 @@ CONVENTIONAL_RHYTHM_LEADS: dict[int, tuple[str, ...]] = {
     3: ("V1", "II", "V5"),
 }
 """Rhythm leads assumed, top to bottom, for strips that match no panel (common cart
-conventions, e.g. GE MAC: V1, II, V5)."""
+conventions, e.g. GE MAC: V1, II, V5). A conventional lead that another strip already matched
+is replaced by the first of II, V1, V5 (then I to V6) not yet shown."""
 
 
 @dataclass(frozen=True)
@@ -224,8 +225,12 @@ def infer_layout(row_signals: list[np.ndarray]) -> LayoutGuess:
         grid_name, leads, scores = min(guesses, key=lambda g: len(g[1]))
         ok = [np.isfinite(sc) and sc >= MATCH_THRESHOLD for sc in scores]
         conventional = CONVENTIONAL_RHYTHM_LEADS[len(leads)]
+        matched_leads = {lead for lead, good in zip(leads, ok, strict=True) if good}
+        # A conventional lead already shown by a matched strip goes to the next unused one.
+        taken = matched_leads | {c for c, good in zip(conventional, ok, strict=True) if not good}
+        spare = [c for c in ("II", "V1", "V5", *LEAD_NAMES) if c not in taken]
         leads = [
-            lead if good else conv
+            lead if good else (conv if conv not in matched_leads else spare.pop(0))
             for lead, good, conv in zip(leads, ok, conventional, strict=True)
         ]
         scores = [sc if good else float("nan") for sc, good in zip(scores, ok, strict=True)]

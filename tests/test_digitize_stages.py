@@ -166,3 +166,13 @@ def test_layout_inference_and_errors() -> None:
     assert cab.name == "cabrera+II"
     assert [p.label for p in cab.row_panels(2)] == ["-aVR", "V3"]
     assert cab.rhythm_leads == ("II",)
+
+
+def test_unmatched_strip_never_repeats_a_matched_lead() -> None:
+    rng = np.random.default_rng(5)
+    rows = _row_signals("3x4+II", rng)  # the strip repeats lead II
+    rows.append(np.cumsum(rng.normal(size=1000)))  # a second strip matching nothing
+    guess = infer_layout(rows)
+    # Conventionally (V1, II) for two strips; II is taken by the match, so V1 stays first.
+    assert guess.layout.name == "3x4+II+V1"
+    assert guess.layout.rhythm_leads == ("II", "V1")
