@@ -183,8 +183,9 @@ def estimate_grid_pitch(
     min_mm_px, max_mm_px : float
         Search range for one millimetre, in pixels.
     prior_mm_px : float, optional
-        Expected pixels per millimetre (e.g. from the page size); used only to decide whether
-        a lone period is the 1 mm or the 5 mm grid.
+        Expected pixels per millimetre (e.g. from the page size); used to decide whether a
+        lone period is the 1 mm or the 5 mm grid, and to reject a period found in one
+        direction only when it is more than 1.8 times away from it.
 
     Returns
     -------
@@ -198,6 +199,13 @@ def estimate_grid_pitch(
     d = np.asarray(darkness, dtype=np.float64)
     px = _periodicity(d.mean(axis=0), min_px=min_mm_px, max_px=max_mm_px, prior_px=prior_mm_px)
     py = _periodicity(d.mean(axis=1), min_px=min_mm_px, max_px=max_mm_px, prior_px=prior_mm_px)
+    if prior_mm_px is not None and (px is None) != (py is None):
+        # A period in one direction only, far from the expected scale, is not a grid (the
+        # beats of the traces repeat along x on a page whose grid was thresholded away).
+        only = px if px is not None else py
+        assert only is not None
+        if abs(np.log(only.minor_px / prior_mm_px)) > np.log(1.8):
+            px = py = None
     if px is None and py is None:
         raise GridNotFoundError(f"no ECG grid found (searched {min_mm_px:g}–{max_mm_px:g} px/mm)")
     if px is not None and py is not None:

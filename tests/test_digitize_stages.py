@@ -176,3 +176,12 @@ def test_unmatched_strip_never_repeats_a_matched_lead() -> None:
     # Conventionally (V1, II) for two strips; II is taken by the match, so V1 stays first.
     assert guess.layout.name == "3x4+II+V1"
     assert guess.layout.rhythm_leads == ("II", "V1")
+
+
+def test_a_period_in_one_direction_far_from_the_prior_is_no_grid() -> None:
+    # Columns repeat every 20 px (beats), rows not at all: with the page-size prior at 6 px/mm
+    # this is not a 4 px/mm grid.
+    img = np.zeros((300, 1680))
+    img[:, ::100] = 1.0
+    with pytest.raises(GridNotFoundError):
+        estimate_grid_pitch(img, prior_mm_px=6.0)
