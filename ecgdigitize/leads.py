@@ -19,6 +19,10 @@ from .errors import LayoutError
 MATCH_THRESHOLD = 0.9
 """Rank correlation above which a rhythm strip is taken to repeat a panel."""
 
+FAIR_MATCH = 0.5
+"""Lower bar for naming a strip by its best panel once the page is known to have strips (six
+rows that are not a 6x2 page)."""
+
 CONVENTIONAL_RHYTHM_LEADS: dict[int, tuple[str, ...]] = {
     0: (),
     1: ("II",),
@@ -156,6 +160,16 @@ def is_cabrera(left_column: list[np.ndarray]) -> bool:
     return cabrera < 0.7 and (not np.isfinite(standard) or cabrera < 0.5 * standard)
 
 
+def limb_leads_fit(rows: list[np.ndarray], *, max_residual: float = 0.85) -> bool:
+    """Whether the first half of six rows follows the limb-lead relations in the standard or
+    the Cabrera order (as on every 6x2 page; on a 3x4 page with three rhythm strips the last
+    three rows are V1, II, V5 or the like, and do not)."""
+    half = [r[: r.size // 2] for r in rows[:6]]
+    residuals = [limb_lead_residual(half, order) for order in _LIMB_ORDER.values()]
+    finite = [r for r in residuals if np.isfinite(r)]
+    return not finite or min(finite) <= max_residual
+
+
 def is_limb_leads_only(rows: list[np.ndarray]) -> bool:
     """Whether six rows hold the limb leads over the whole page (a six-lead sheet).
 
@@ -220,10 +234,22 @@ def infer_layout(row_signals: list[np.ndarray]) -> LayoutGuess:
     if matched:
         grid_name, leads, scores = max(matched, key=lambda g: len(g[1]))
     else:
-        # Otherwise the grid needing the fewest strips; a strip that matched keeps its lead,
-        # the others take the conventional rhythm leads in order (II; V1, II; V1, II, V5).
-        grid_name, leads, scores = min(guesses, key=lambda g: len(g[1]))
-        ok = [np.isfinite(sc) and sc >= MATCH_THRESHOLD for sc in scores]
+        # Otherwise the grid needing the fewest strips — unless six rows break the limb-lead
+        # relations a 6x2 (or Cabrera) page must follow: then 3x4 with three strips, each
+        # named by its best panel when that match is fair. A strip that matched keeps its
+        # lead, the others take the conventional rhythm leads in order (II; V1, II; V1, II, V5).
+        threshold = MATCH_THRESHOLD
+        if n_rows == 6 and not limb_leads_fit(row_signals):
+            grid_name, leads, scores = next(g for g in guesses if g[0] == "3x4")
+            threshold = FAIR_MATCH
+        else:
+            grid_name, leads, scores = min(guesses, key=lambda g: len(g[1]))
+        ok = [np.isfinite(sc) and sc >= threshold for sc in scores]
+        for k, lead in enumerate(leads):  # one lead, one strip: the better match keeps it
+            if any(
+                ok[j] and leads[j] == lead and scores[j] > scores[k] for j in range(len(leads))
+            ):
+                ok[k] = False
         conventional = CONVENTIONAL_RHYTHM_LEADS[len(leads)]
         matched_leads = {lead for lead, good in zip(leads, ok, strict=True) if good}
         # A conventional lead already shown by a matched strip goes to the next unused one.

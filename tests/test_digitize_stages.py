@@ -126,6 +126,9 @@ def _row_signals(layout_name: str, rng: np.random.Generator) -> list[np.ndarray]
     from ecgdigitize.config import LEAD_NAMES
 
     leads = {name: np.cumsum(rng.normal(size=1000)) for name in LEAD_NAMES}
+    # Limb leads obey Einthoven's and Goldberger's relations, as on any real ECG.
+    i, ii = leads["I"], leads["II"]
+    leads.update(III=ii - i, aVR=-(i + ii) / 2, aVL=i - ii / 2, aVF=ii - i / 2)
     layout = get_layout(layout_name)
     rows = [np.full(1000, np.nan) for _ in range(layout.n_rows)]
     for p in layout.panels:
@@ -185,3 +188,23 @@ def test_a_period_in_one_direction_far_from_the_prior_is_no_grid() -> None:
     img[:, ::100] = 1.0
     with pytest.raises(GridNotFoundError):
         estimate_grid_pitch(img, prior_mm_px=6.0)
+
+
+def test_six_rows_that_are_not_6x2_take_weakly_matching_strips() -> None:
+    rng = np.random.default_rng(6)
+    rows = _row_signals("3x4+V1+II+V5", rng)
+    # Poorly traced strips: each still most like its own panel, but not all at the 0.9 match
+    # (which alone would make these six rows a 6x2 page).
+    for k in (3, 4, 5):
+        walk = np.cumsum(rng.normal(size=1000))
+        rows[k] = rows[k] + 0.25 * np.std(rows[k]) * (walk - walk.mean()) / np.std(walk)
+    guess = infer_layout(rows)
+    scores = guess.rhythm_scores
+    assert min(scores) < 0.9 and all(sc >= 0.5 for sc in scores), scores
+    # Read as 3x4 with three strips (not 6x2). With this much noise the II strip matches the
+    # aVF panel about as well as its own (aVF = II - I/2 here), so only V1 and V5 are checked.
+    leads = guess.layout.rhythm_leads
+    assert guess.layout.name.startswith("3x4+") and len(leads) == 3
+    assert (leads[0], leads[2]) == ("V1", "V5")
+    # A true 6x2 page (its limb leads obey Einthoven's law) stays 6x2.
+    assert infer_layout(_row_signals("6x2", rng)).layout.name == "6x2"
