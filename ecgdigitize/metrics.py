@@ -141,8 +141,15 @@ def _rasterise(x: np.ndarray, *, lo: float, hi: float, n_bins: int, pool: int) -
     finite = np.isfinite(x)
     if not finite.any():
         return np.zeros((n_bins, n_cols), dtype=np.float32)
-    # Halves avoid overflow of hi - lo for extreme values.
-    frac = (x[finite] / 2 - lo / 2) / (hi / 2 - lo / 2)
+    # Halves avoid overflow of hi - lo for extreme values; a range that vanishes (denormal
+    # amplitudes) puts every sample in the first bin.
+    half_range = hi / 2 - lo / 2
+    if half_range > 0:
+        frac = np.nan_to_num(
+            (x[finite] / 2 - lo / 2) / half_range, nan=0.0, posinf=1.0, neginf=0.0
+        )
+    else:
+        frac = np.zeros(int(finite.sum()))
     bins = np.full(n, -1, dtype=np.int64)
     bins[finite] = np.clip(np.floor(frac * n_bins), 0, n_bins - 1).astype(np.int64)
     nxt = np.empty_like(bins)

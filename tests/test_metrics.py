@@ -394,3 +394,11 @@ def test_symmetric_cases_stay_symmetric(data: tuple[np.ndarray, np.ndarray], fs:
     for metric in (snr, snr_median, asci, wad):
         plus, minus = metric(r, r + d, fs=fs, align=False), metric(r, r - d, fs=fs, align=False)
         assert plus == minus or (math.isnan(plus) and math.isnan(minus)), metric.__name__
+
+
+def test_denormal_amplitudes_do_not_crash() -> None:
+    # Found by hypothesis: a range of 5e-324 mV vanished when halved and the bins went negative.
+    scores = score_signals(
+        np.array([[0.0]]), np.array([[5e-324]]), fs=10.0, ref_leads=("II",), est_leads=("II",)
+    )
+    assert set(scores) == set(metrics.METRICS)
