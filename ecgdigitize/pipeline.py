@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from pathlib import Path
@@ -119,6 +120,7 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
     # 2. grid: scale from the grid, else from the resolution
     dpi = options.dpi or page.dpi
 
+    @functools.cache
     def pulse_scale_or_none() -> tuple[float, float] | None:
         scale = scale_from_pulses(
             pre.ink,
@@ -173,8 +175,9 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
     # 3. binarize, 4. rows and pulses (a page holds 10 s at 25 mm/s, 5 s at 50 mm/s)
     page_s = page_duration_s(options.speed_mm_s)
     tm, rows, row_warnings = binarize_and_find_rows(pre.ink, px_x, px_y, options)
+    line_width = estimate_line_width(tm.mask)
     if scale_source == "grid" and not pulses_fit_grid(
-        rows, px_per_mm_y=px_y, line_width_px=estimate_line_width(tm.mask)
+        rows, px_per_mm_y=px_y, line_width_px=line_width
     ):
         # Pulses whose height is no standard gain at the grid's scale: the "grid" may be the
         # periodicity of something else (beats, text) on a page without one.
@@ -187,11 +190,12 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
             px_x, px_y = pulse_scale
             scale_source = "pulse"
             tm, rows, row_warnings = binarize_and_find_rows(pre.ink, px_x, px_y, options)
+            line_width = estimate_line_width(tm.mask)
     if scale_source != "grid":
         # Without a grid, the time scale is best read off the rows' length: every supported
         # layout draws the full page duration on a row.
         from_rows = scale_from_row_extents(
-            rows, page_s * options.speed_mm_s, line_width_px=estimate_line_width(tm.mask)
+            rows, page_s * options.speed_mm_s, line_width_px=line_width
         )
         if from_rows is not None:
             px_x = from_rows
@@ -214,7 +218,6 @@ def _digitize(page: Page, options: DigitizeOptions, *, keep_overlay: bool) -> Di
         layout, layout_source = get_layout(guess.layout.name, page_duration_s=page_s), "auto"
     else:
         layout, layout_source = get_layout(options.layout, page_duration_s=page_s), "user"
-    line_width = estimate_line_width(tm.mask)
     boxes = place_panels(
         rows, layout, px_per_mm_x=px_x, speed_mm_s=options.speed_mm_s, page_duration_s=page_s
     )
@@ -412,11 +415,19 @@ def pulses_fit_grid(rows: list[Row], *, px_per_mm_y: float, line_width_px: float
 
     True when there are no pulses (nothing contradicts the grid).
     """
-    heights = [r.pulse.height_px + 1.0 - line_width_px for r in rows if r.pulse is not None]
-    if not heights:
+    pulses = [r.pulse for r in rows if r.pulse is not None]
+    if not pulses:
         return True
-    mm = float(np.median(heights)) / px_per_mm_y
+    mm = pulse_height_mm(pulses, px_per_mm_y=px_per_mm_y, line_width_px=line_width_px)
     return any(abs(mm / g - 1.0) <= 0.15 for g in STANDARD_GAINS_MM_MV)
+
+
+def pulse_height_mm(
+    pulses: list[CalibrationPulse], *, px_per_mm_y: float, line_width_px: float
+) -> float:
+    """Median height of calibration pulses, line centre to line centre, in mm."""
+    heights = [p.height_px + 1.0 - line_width_px for p in pulses]
+    return float(np.median(heights)) / px_per_mm_y
 
 
 def scale_from_row_extents(
@@ -484,8 +495,7 @@ def calibrate(
     grid_px_per_mv = gain_mm_mv * px_per_mm_y
     if not pulses:
         return grid_px_per_mv, scale_source, None
-    heights = [p.height_px + 1.0 - line_width_px for p in pulses]
-    measured_mm = float(np.median(heights)) / px_per_mm_y
+    measured_mm = pulse_height_mm(pulses, px_per_mm_y=px_per_mm_y, line_width_px=line_width_px)
     if abs(measured_mm / gain_mm_mv - 1.0) <= 0.15:
         return grid_px_per_mv, "pulse", None
     nearest = min(STANDARD_GAINS_MM_MV, key=lambda g: abs(np.log(measured_mm / g)))
